@@ -1,0 +1,122 @@
+//! The core abstractions of the architecture plan (section D), as Rust traits.
+//!
+//! | plan                          | here                                   |
+//! |-------------------------------|----------------------------------------|
+//! | `ICommand<TResult>`           | [`Command`] (its result is a [`Decision`]) |
+//! | `IDomainEvent`                | [`DomainEvent`]                        |
+//! | `EventEnvelope<T>`            | [`crate::envelope::Envelope`]          |
+//! | `IAggregateRoot<TId>`         | [`AggregateRoot`]                      |
+//! | `ICommandHandler<TCommand,R>` | `crate::command_handler`               |
+//! | `IRepository<TAggregate,TId>` | `crate::store::StateStore`             |
+//! | `IMessageBus`                 | [`crate::bus::MessageBus`]             |
+//! | `ISagaState<TData>`, `ISagaOrchestrator<TEvent>` | `crate::saga`       |
+//!
+//! Generated contracts crates implement these traits for their typed messages and state; the
+//! generic engines of this crate do everything else.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// A single typed message (command or event) with a stable, fully qualified type name.
+pub trait Message: Serialize + DeserializeOwned + Clone + Send + Sync + 'static {
+    /// Fully qualified type name, `context.Name`, used as the AMQP `type` property.
+    const TYPE: &'static str;
+    /// Schema version of the payload.
+    const VERSION: u32 = 1;
+}
+
+/// A command: a request to change one aggregate.
+pub trait Command: Message {
+    /// The aggregate type the command targets (`context.Aggregate`).
+    const AGGREGATE: &'static str;
+}
+
+/// A domain event: a fact raised by an aggregate.
+pub trait DomainEvent: Message {}
+
+/// Error decoding a message from its type name and JSON payload.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    /// No message of this set has the type name.
+    #[error("unknown message type `{0}`")]
+    UnknownType(String),
+    /// The payload does not match the message's schema.
+    #[error("invalid payload for `{message_type}`: {source}")]
+    InvalidPayload {
+        /// The message type whose payload was invalid.
+        message_type: String,
+        /// The JSON error.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// A closed set of messages (for example every command of one aggregate), decodable by type
+/// name. Generated code implements this for its message enums.
+pub trait MessageSet: Sized + Send + Sync + 'static {
+    /// Every type name of the set.
+    const TYPES: &'static [&'static str];
+    /// Decodes a message of the set.
+    fn decode(message_type: &str, payload: serde_json::Value) -> Result<Self, DecodeError>;
+    /// The type name of this message.
+    fn message_type(&self) -> &'static str;
+    /// The JSON payload of this message.
+    fn encode(&self) -> serde_json::Value;
+}
+
+/// What handling a command decided.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Decision<E> {
+    /// The command is accepted; the events are applied to the state and published.
+    Accept(Vec<E>),
+    /// The command is rejected; state is unchanged; the events (rejection events, possibly
+    /// none) are still published so that sagas can react.
+    Reject {
+        /// Machine-readable reason (the rule's name, `status`, `not_found`, ...).
+        code: String,
+        /// Human-readable reason.
+        message: String,
+        /// Rejection events to publish.
+        events: Vec<E>,
+    },
+}
+
+/// What a command handler knows about the command being handled, besides its payload.
+#[derive(Clone, Debug)]
+pub struct CommandContext {
+    /// Id of the target aggregate.
+    pub aggregate_id: String,
+    /// Tenant of the command.
+    pub tenant_id: String,
+    /// User who sent the command, if any.
+    pub user_id: Option<String>,
+    /// Time of handling.
+    pub now: chrono::DateTime<chrono::Utc>,
+}
+
+/// An aggregate root stored as a full state snapshot (never event sourced).
+///
+/// `decide` checks the rules and produces events; `apply` evolves the state by one event.
+/// The command handler engine runs `decide`, then `apply` for each accepted event, then saves
+/// the new snapshot together with the events (outbox) in one transaction.
+pub trait AggregateRoot: Serialize + DeserializeOwned + Clone + Send + Sync + 'static {
+    /// Fully qualified aggregate type, `context.Aggregate`.
+    const TYPE: &'static str;
+    /// The commands this aggregate handles.
+    type Command: MessageSet;
+    /// The events this aggregate raises.
+    type Event: MessageSet + Clone;
+    /// Hand-written rule hooks (`()` when the aggregate has none).
+    type Hooks: Send + Sync + 'static;
+
+    /// Checks the command against the current state (`None`: the aggregate does not exist).
+    fn decide(
+        hooks: &Self::Hooks,
+        state: Option<&Self>,
+        ctx: &CommandContext,
+        command: &Self::Command,
+    ) -> Decision<Self::Event>;
+
+    /// Applies one accepted event to the state (`None`: the event creates the aggregate).
+    fn apply(state: Option<Self>, ctx: &CommandContext, event: &Self::Event) -> Self;
+}

@@ -12,6 +12,7 @@
 use crate::bus::{BusError, MessageBus};
 use crate::envelope::{Envelope, Metadata, RawEnvelope, deterministic_id};
 use crate::message::DecodeError;
+use crate::observability::{SagaEnd, record_saga_finished, record_saga_started};
 use crate::saga::clock::Clock;
 use crate::saga::document::{
     CompensationRecord, PendingCommand, SagaDocument, SagaStatus, SagaTimeout, TimerKind,
@@ -19,7 +20,6 @@ use crate::saga::document::{
 use crate::saga::machine::{
     CommandSpec, MachineError, SagaMachine, SagaOutcome, SagaStateSpec, TransitionSpec,
 };
-use crate::saga::metrics::SagaMetrics;
 use crate::saga::store::{SagaStore, SagaStoreError};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -192,7 +192,6 @@ pub struct SagaEngine<D> {
     store: Arc<dyn SagaStore>,
     bus: Arc<dyn MessageBus>,
     clock: Arc<dyn Clock>,
-    metrics: SagaMetrics,
 }
 
 impl<D> SagaEngine<D>
@@ -207,13 +206,11 @@ where
         clock: Arc<dyn Clock>,
     ) -> Result<Self, MachineError> {
         machine.validate()?;
-        let metrics = SagaMetrics::new(machine.name);
         Ok(SagaEngine {
             machine,
             store,
             bus,
             clock,
-            metrics,
         })
     }
 
@@ -248,7 +245,7 @@ where
                         Err(SagaStoreError::AlreadyExists(_)) => continue,
                         Err(e) => return Err(e.into()),
                     }
-                    self.metrics.started();
+                    record_saga_started(self.machine.name);
                     let outcome = EventOutcome::Started {
                         saga_id: doc.saga_id,
                     };
@@ -272,7 +269,7 @@ where
                         );
                         return Ok(EventOutcome::Finished);
                     }
-                    let before = Snapshot::of(&doc);
+                    let before = doc.status;
                     let expected = doc.version;
                     let outcome = self.apply_event(&mut doc, event, now)?;
                     doc.version += 1;
@@ -483,7 +480,6 @@ where
                 }
                 TimerKind::StepTimeout => {
                     doc.timed_out = true;
-                    self.metrics.timed_out();
                     tracing::info!(saga = self.machine.name, saga_id = %doc.saga_id, step = state.name,
                         attempts = timer.attempt, "saga step timed out");
                     match &state.on_timeout {
@@ -640,7 +636,7 @@ where
             if doc.status.is_terminal() {
                 return Ok(false);
             }
-            let before = Snapshot::of(&doc);
+            let before = doc.status;
             let expected = doc.version;
             if !self.fire_timers(&mut doc, now)? {
                 return Ok(false);
@@ -754,35 +750,23 @@ where
         })
     }
 
-    /// Records metrics for a saved change (`before` is `None` for a new instance).
-    fn observe(&self, before: Option<Snapshot>, doc: &SagaDocument) {
-        let before = before.unwrap_or(Snapshot {
-            status: SagaStatus::Running,
-            compensations: 0,
-        });
-        if before.compensations == 0 && !doc.compensations.is_empty() {
-            self.metrics.compensated();
+    /// Records metrics for a saved change (`before` is `None` for a new instance): when the
+    /// instance ends, exactly one of `saga_{completed,compensated,timed_out,failed}_total`
+    /// and the completion ratio (see `crate::observability`).
+    fn observe(&self, before: Option<SagaStatus>, doc: &SagaDocument) {
+        let was_terminal = before.is_some_and(SagaStatus::is_terminal);
+        if was_terminal || !doc.status.is_terminal() {
+            return;
         }
-        if !before.status.is_terminal() && doc.status.is_terminal() {
-            self.metrics.finished(doc.status);
-            tracing::info!(saga = self.machine.name, saga_id = %doc.saga_id, status = ?doc.status,
-                step = %doc.current_step, "saga instance ended");
-        }
-    }
-}
-
-/// The parts of a document that metrics compare before and after a change.
-struct Snapshot {
-    status: SagaStatus,
-    compensations: usize,
-}
-
-impl Snapshot {
-    fn of(doc: &SagaDocument) -> Self {
-        Snapshot {
-            status: doc.status,
-            compensations: doc.compensations.len(),
-        }
+        let end = match doc.status {
+            SagaStatus::Completed => SagaEnd::Completed,
+            SagaStatus::TimedOut => SagaEnd::TimedOut,
+            _ if !doc.compensations.is_empty() => SagaEnd::Compensated,
+            _ => SagaEnd::Failed,
+        };
+        record_saga_finished(self.machine.name, end);
+        tracing::info!(saga = self.machine.name, saga_id = %doc.saga_id, status = ?doc.status,
+            step = %doc.current_step, "saga instance ended");
     }
 }
 

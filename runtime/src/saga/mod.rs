@@ -22,6 +22,11 @@
 //!   compare-and-set together with the commands it decided (`pending`); see
 //!   [`engine`] for the publish/recover protocol.
 //!
+//! - **Metrics** (names in `crate::observability::names`): `saga_started_total` per new
+//!   instance; when an instance ends, one of `saga_completed_total`, `saga_compensated_total`
+//!   (failed after compensations), `saga_timed_out_total`, `saga_failed_total`, and the
+//!   `saga_completion_ratio` gauge, all labelled `saga`.
+//!
 //! Limitation: a state entered twice by one instance (a loop) reuses its command ids, so the
 //! second visit's commands are dropped as duplicates downstream; machines are acyclic.
 
@@ -29,7 +34,6 @@ pub mod clock;
 pub mod document;
 pub mod engine;
 pub mod machine;
-pub mod metrics;
 pub mod store;
 
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -1,0 +1,321 @@
+//! [`OutboxRelay`]: publishes the outbox on the message bus, in order, at least once.
+
+use super::OUTBOX_CHANNEL;
+use crate::bus::{BusError, MessageBus};
+use crate::envelope::RawEnvelope;
+use crate::store::{AggregateKey, OutboxDestination, OutboxMessage};
+use sqlx::postgres::PgListener;
+use sqlx::types::Json;
+use sqlx::{PgPool, Row};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Gauge: number of unpublished outbox rows.
+pub const OUTBOX_BACKLOG_METRIC: &str = "outbox_backlog";
+/// Gauge: age in seconds of the oldest unpublished outbox row (0 when empty).
+pub const OUTBOX_LAG_METRIC: &str = "outbox_lag_seconds";
+/// Counter: outbox rows published.
+pub const OUTBOX_PUBLISHED_METRIC: &str = "outbox_published_total";
+
+/// First argument of the relay's `pg_try_advisory_xact_lock(int, int)` calls (a namespace
+/// for the per-aggregate locks; the second argument is `hashtext` of the aggregate key).
+pub const ADVISORY_LOCK_CLASS: i32 = 0x0B0C;
+
+/// Error of the relay.
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    /// The database failed.
+    #[error("outbox database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// A stored row could not be decoded.
+    #[error("corrupt outbox row {id}: {reason}")]
+    Corrupt {
+        /// Row id.
+        id: i64,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// What one [`OutboxRelay::relay_batch`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BatchReport {
+    /// Rows published and marked.
+    pub published: usize,
+    /// Rows taken by this batch.
+    pub taken: usize,
+    /// The publish error that stopped the batch, if any (the row and the later ones stay
+    /// unpublished).
+    pub failure: Option<String>,
+}
+
+/// Backlog statistics of the outbox.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutboxStats {
+    /// Unpublished rows.
+    pub backlog: i64,
+    /// Age of the oldest unpublished row.
+    pub lag: Duration,
+}
+
+/// Publishes outbox rows on a [`MessageBus`]: events with `publish_event(context, ..)`,
+/// outcomes with `publish_outcome(context, ..)`.
+///
+/// Each batch is one transaction that selects unpublished rows `ORDER BY id FOR UPDATE SKIP
+/// LOCKED`, publishes them in order (each confirmed by the broker), marks them published and
+/// commits. Delivery is at least once (a crash between the confirm and the commit republishes;
+/// consumers de-duplicate by message id).
+///
+/// **Per-aggregate order with several relays.** A batch only takes rows of aggregates whose
+/// transaction-scoped advisory lock `pg_try_advisory_xact_lock(ADVISORY_LOCK_CLASS,
+/// hashtext(tenant/type/id))` it obtains (evaluated in the `WHERE` clause). So while one relay
+/// holds rows of an aggregate, every other relay skips *all* rows of that aggregate — it can
+/// never publish a later row while an earlier one is held elsewhere. (A hash collision only
+/// serialises two aggregates.) On a publish failure the batch stops: the rows published so
+/// far are marked, the failed row and the rest stay unpublished and are retried after a
+/// back-off, still in order.
+///
+/// The relay sleeps on `LISTEN outbox` (every commit notifies it) with a polling fallback
+/// every `poll_interval`, and after each pass reports [`OUTBOX_BACKLOG_METRIC`] and
+/// [`OUTBOX_LAG_METRIC`].
+pub struct OutboxRelay {
+    pool: PgPool,
+    bus: Arc<dyn MessageBus>,
+    batch_size: i64,
+    poll_interval: Duration,
+    max_backoff: Duration,
+}
+
+impl OutboxRelay {
+    /// A relay with batches of 100, polling every second, backing off up to 5 s.
+    pub fn new(pool: PgPool, bus: Arc<dyn MessageBus>) -> Self {
+        Self {
+            pool,
+            bus,
+            batch_size: 100,
+            poll_interval: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(5),
+        }
+    }
+
+    /// Sets the maximum number of rows per batch (at least 1).
+    pub fn with_batch_size(mut self, batch_size: usize) -> Self {
+        self.batch_size = batch_size.clamp(1, i64::MAX as usize) as i64;
+        self
+    }
+
+    /// Sets the polling fallback interval.
+    pub fn with_poll_interval(mut self, poll_interval: Duration) -> Self {
+        self.poll_interval = poll_interval;
+        self
+    }
+
+    /// Sets the longest back-off after a failure (the back-off starts at 50 ms and doubles).
+    pub fn with_max_backoff(mut self, max_backoff: Duration) -> Self {
+        self.max_backoff = max_backoff;
+        self
+    }
+
+    /// Publishes one batch (see the type documentation).
+    pub async fn relay_batch(&self) -> Result<BatchReport, RelayError> {
+        let mut tx = self.pool.begin().await?;
+        let rows = sqlx::query(
+            "SELECT id, tenant_id, aggregate_type, aggregate_id, destination, context, envelope \
+             FROM outbox \
+             WHERE published_at IS NULL \
+               AND pg_try_advisory_xact_lock($2, hashtext(tenant_id || '/' || aggregate_type || '/' || aggregate_id)) \
+             ORDER BY id \
+             LIMIT $1 \
+             FOR UPDATE SKIP LOCKED",
+        )
+        .bind(self.batch_size)
+        .bind(ADVISORY_LOCK_CLASS)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut messages = Vec::with_capacity(rows.len());
+        for row in rows {
+            let id: i64 = row.try_get("id")?;
+            let destination: String = row.try_get("destination")?;
+            let Json(envelope): Json<RawEnvelope> = row.try_get("envelope")?;
+            messages.push(OutboxMessage {
+                id,
+                key: AggregateKey {
+                    tenant_id: row.try_get("tenant_id")?,
+                    aggregate_type: row.try_get("aggregate_type")?,
+                    aggregate_id: row.try_get("aggregate_id")?,
+                },
+                destination: OutboxDestination::parse(&destination).ok_or_else(|| {
+                    RelayError::Corrupt {
+                        id,
+                        reason: format!("unknown destination `{destination}`"),
+                    }
+                })?,
+                context: row.try_get("context")?,
+                envelope,
+            });
+        }
+        let mut report = BatchReport {
+            taken: messages.len(),
+            ..BatchReport::default()
+        };
+        let mut published: Vec<i64> = Vec::with_capacity(messages.len());
+        for m in &messages {
+            match m.publish(self.bus.as_ref()).await {
+                Ok(()) => published.push(m.id),
+                Err(e) => {
+                    tracing::warn!(outbox_id = m.id, error = %e, "outbox publish failed; stopping the batch");
+                    report.failure = Some(e.to_string());
+                    break;
+                }
+            }
+        }
+        if !published.is_empty() {
+            sqlx::query("UPDATE outbox SET published_at = now() WHERE id = ANY($1)")
+                .bind(&published)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        report.published = published.len();
+        metrics::counter!(OUTBOX_PUBLISHED_METRIC).increment(published.len() as u64);
+        Ok(report)
+    }
+
+    /// Publishes batches until the outbox is empty (or a publish fails). Returns the number of
+    /// rows published and the failure, if any.
+    pub async fn drain(&self) -> Result<(usize, Option<BusError>), RelayError> {
+        let mut total = 0;
+        loop {
+            let report = self.relay_batch().await?;
+            total += report.published;
+            if let Some(f) = report.failure {
+                return Ok((total, Some(BusError::Unavailable(f))));
+            }
+            if report.taken < self.batch_size as usize {
+                return Ok((total, None));
+            }
+        }
+    }
+
+    /// Backlog and lag of the outbox.
+    pub async fn stats(&self) -> Result<OutboxStats, RelayError> {
+        let row = sqlx::query(
+            "SELECT count(*) AS backlog, \
+             COALESCE(EXTRACT(EPOCH FROM (now() - min(created_at)))::float8, 0) AS lag \
+             FROM outbox WHERE published_at IS NULL",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        let lag: f64 = row.try_get("lag")?;
+        Ok(OutboxStats {
+            backlog: row.try_get("backlog")?,
+            lag: Duration::from_secs_f64(lag.max(0.0)),
+        })
+    }
+
+    async fn report_metrics(&self) {
+        match self.stats().await {
+            Ok(s) => {
+                metrics::gauge!(OUTBOX_BACKLOG_METRIC).set(s.backlog as f64);
+                metrics::gauge!(OUTBOX_LAG_METRIC).set(s.lag.as_secs_f64());
+            }
+            Err(e) => tracing::debug!(error = %e, "cannot read outbox stats"),
+        }
+    }
+
+    async fn listen(&self) -> Option<PgListener> {
+        let mut listener = match PgListener::connect_with(&self.pool).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot LISTEN for outbox notifications; polling");
+                return None;
+            }
+        };
+        match listener.listen(OUTBOX_CHANNEL).await {
+            Ok(()) => Some(listener),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot LISTEN for outbox notifications; polling");
+                None
+            }
+        }
+    }
+
+    /// Runs until `shutdown` completes: drains the outbox, then waits for a notification, the
+    /// poll interval or (after a failure) the back-off, and drains again. Failures (database or
+    /// broker) are logged and retried with exponential back-off; this never gives up.
+    pub async fn run(&self, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        let mut listener = self.listen().await;
+        let mut backoff = Duration::from_millis(50);
+        loop {
+            let failed = match self.drain().await {
+                Ok((_, None)) => false,
+                Ok((_, Some(e))) => {
+                    tracing::warn!(error = %e, ?backoff, "outbox relay backing off");
+                    true
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, ?backoff, "outbox relay database error; backing off");
+                    true
+                }
+            };
+            self.report_metrics().await;
+            if failed {
+                tokio::select! {
+                    _ = &mut shutdown => return,
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(self.max_backoff);
+                continue;
+            }
+            backoff = Duration::from_millis(50);
+            if listener.is_none() {
+                listener = self.listen().await;
+            }
+            let notified = async {
+                match listener.as_mut() {
+                    Some(l) => l.recv().await.map(|_| ()).map_err(|e| e.to_string()),
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = &mut shutdown => return,
+                r = notified => {
+                    if let Err(e) = r {
+                        tracing::warn!(error = %e, "outbox LISTEN connection failed; reconnecting");
+                        listener = None;
+                    }
+                }
+                _ = tokio::time::sleep(self.poll_interval) => {}
+            }
+        }
+    }
+}
+
+/// Deletes published outbox rows older than `older_than`; returns how many.
+pub async fn purge_published(pool: &PgPool, older_than: Duration) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(
+        "DELETE FROM outbox WHERE published_at IS NOT NULL \
+         AND published_at < now() - make_interval(secs => $1)",
+    )
+    .bind(older_than.as_secs_f64())
+    .execute(pool)
+    .await?
+    .rows_affected())
+}
+
+/// Deletes processed-command markers older than `older_than` (a command redelivered after that
+/// would be handled again: keep it well above the longest redelivery delay); returns how many.
+pub async fn purge_processed_commands(
+    pool: &PgPool,
+    older_than: Duration,
+) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(
+        "DELETE FROM processed_commands WHERE processed_at < now() - make_interval(secs => $1)",
+    )
+    .bind(older_than.as_secs_f64())
+    .execute(pool)
+    .await?
+    .rows_affected())
+}

@@ -297,7 +297,7 @@ impl OutboxRelay {
 pub async fn purge_published(pool: &PgPool, older_than: Duration) -> Result<u64, sqlx::Error> {
     Ok(sqlx::query(
         "DELETE FROM outbox WHERE published_at IS NOT NULL \
-         AND published_at < now() - make_interval(secs => $1)",
+         AND published_at <= now() - make_interval(secs => $1)",
     )
     .bind(older_than.as_secs_f64())
     .execute(pool)
@@ -312,7 +312,7 @@ pub async fn purge_processed_commands(
     older_than: Duration,
 ) -> Result<u64, sqlx::Error> {
     Ok(sqlx::query(
-        "DELETE FROM processed_commands WHERE processed_at < now() - make_interval(secs => $1)",
+        "DELETE FROM processed_commands WHERE processed_at <= now() - make_interval(secs => $1)",
     )
     .bind(older_than.as_secs_f64())
     .execute(pool)

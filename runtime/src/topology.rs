@@ -633,9 +633,9 @@ pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
 
 /// Formats a delay for a retry queue name: `500ms`, `1s`, `10s`, `1m`.
 pub fn delay_label(delay_ms: u32) -> String {
-    if delay_ms > 0 && delay_ms % 60_000 == 0 {
+    if delay_ms > 0 && delay_ms.is_multiple_of(60_000) {
         format!("{}m", delay_ms / 60_000)
-    } else if delay_ms > 0 && delay_ms % 1_000 == 0 {
+    } else if delay_ms > 0 && delay_ms.is_multiple_of(1_000) {
         format!("{}s", delay_ms / 1_000)
     } else {
         format!("{delay_ms}ms")

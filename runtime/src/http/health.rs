@@ -38,7 +38,10 @@ pub trait ReadinessCheck: Send + Sync {
 pub fn health_router(checks: Vec<Arc<dyn ReadinessCheck>>) -> Router {
     let checks = Arc::new(checks);
     Router::new()
-        .route("/health/live", get(|| async { Json(json!({ "status": "ok" })) }))
+        .route(
+            "/health/live",
+            get(|| async { Json(json!({ "status": "ok" })) }),
+        )
         .route(
             "/health/ready",
             get(move || {

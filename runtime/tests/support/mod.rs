@@ -183,3 +183,98 @@ where
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
+
+/// Lock file serialising tests that restart the broker against tests that use it.
+pub const BROKER_LOCK_FILE: &str = "/var/tmp/runtime-broker-restart.lock";
+
+/// Holds a broker lock until dropped.
+pub struct BrokerLock(std::fs::File);
+
+impl Drop for BrokerLock {
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
+    }
+}
+
+fn open_broker_lock() -> std::fs::File {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(BROKER_LOCK_FILE)
+        .unwrap_or_else(|e| panic!("cannot open {BROKER_LOCK_FILE}: {e}"))
+}
+
+/// A shared lock on the broker: tests that talk to RabbitMQ hold it so that a
+/// broker-restart test (which takes [`broker_exclusive_lock`]) never runs in their middle.
+/// Blocks while a restart test runs.
+pub fn broker_shared_lock() -> BrokerLock {
+    let f = open_broker_lock();
+    f.lock_shared().expect("shared broker lock");
+    BrokerLock(f)
+}
+
+/// The exclusive broker lock, for tests that stop/start the RabbitMQ app. Blocks until no
+/// other test holds the broker lock.
+pub fn broker_exclusive_lock() -> BrokerLock {
+    let f = open_broker_lock();
+    f.lock().expect("exclusive broker lock");
+    BrokerLock(f)
+}
+
+/// Deletes every queue and exchange of `topology` (test clean-up; errors are ignored).
+#[cfg(feature = "amqp")]
+pub async fn delete_topology(topology: &runtime::topology::Topology) {
+    use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
+    let Ok(conn) = lapin::Connection::connect(&amqp_url(), Default::default()).await else {
+        return;
+    };
+    for q in &topology.queues {
+        if let Ok(ch) = conn.create_channel().await {
+            let _ = ch
+                .queue_delete(q.name.as_str().into(), QueueDeleteOptions::default())
+                .await;
+            let _ = ch.close(200, "".into()).await;
+        }
+    }
+    for e in &topology.exchanges {
+        if let Ok(ch) = conn.create_channel().await {
+            let _ = ch
+                .exchange_delete(e.name.as_str().into(), ExchangeDeleteOptions::default())
+                .await;
+            let _ = ch.close(200, "".into()).await;
+        }
+    }
+    let _ = conn.close(200, "".into()).await;
+}
+
+/// Takes (and acks) the next message of `queue`, if any.
+#[cfg(feature = "amqp")]
+pub async fn get_message(
+    channel: &lapin::Channel,
+    queue: &str,
+) -> Option<lapin::message::Delivery> {
+    use lapin::options::{BasicAckOptions, BasicGetOptions};
+    let msg = channel
+        .basic_get(queue.into(), BasicGetOptions::default())
+        .await
+        .expect("basic.get")?;
+    msg.delivery
+        .ack(BasicAckOptions::default())
+        .await
+        .expect("ack");
+    Some(msg.delivery)
+}
+
+/// Waits (up to `timeout`) for the next message of `queue` and takes it.
+#[cfg(feature = "amqp")]
+pub async fn next_message(
+    channel: &lapin::Channel,
+    queue: &str,
+    timeout: Duration,
+) -> lapin::message::Delivery {
+    wait_for(timeout, &format!("a message in {queue}"), || async {
+        get_message(channel, queue).await
+    })
+    .await
+}

@@ -1,0 +1,252 @@
+//! RabbitMQ routing and publishing: commands reach their context's command queue, events and
+//! outcomes fan out to every bound subscriber queue, every publish is confirmed, and what
+//! cannot be routed is an error, never silence.
+#![cfg(feature = "amqp")]
+
+mod support;
+
+use runtime::amqp::{AmqpBus, AmqpError, declare, from_delivery, queue_depth};
+use runtime::bus::{BusError, MessageBus};
+use runtime::topology::{QueueArguments, QueueKind, QueueSpec, Source, Topology, TopologyBuilder};
+use runtime::{Envelope, Metadata, RawEnvelope};
+use std::time::Duration;
+use support::*;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn topology(prefix: &str) -> Topology {
+    TopologyBuilder::new()
+        .context("ordering")
+        .context("inventory")
+        .subscriber(
+            "ordering",
+            "event-handler",
+            [Source::events("ordering"), Source::events("inventory")],
+        )
+        .subscriber("ordering", "command-api", [Source::outcomes("ordering")])
+        .subscriber("sagas", "order-fulfillment", [Source::events("ordering")])
+        .build()
+        .with_prefix(prefix)
+}
+
+fn message(t: &str) -> RawEnvelope {
+    let mut meta = Metadata::new_root(t, "acme");
+    meta.user_id = Some("alice".into());
+    meta.aggregate_id = Some("order-1".into());
+    Envelope {
+        meta,
+        payload: serde_json::json!({ "type": t, "n": 1 }),
+    }
+}
+
+async fn channel() -> (lapin::Connection, lapin::Channel) {
+    let conn = lapin::Connection::connect(&amqp_url(), Default::default())
+        .await
+        .expect("connect");
+    let ch = conn.create_channel().await.expect("channel");
+    (conn, ch)
+}
+
+async fn assert_empty(ch: &lapin::Channel, queue: &str) {
+    assert!(
+        get_message(ch, queue).await.is_none(),
+        "{queue} should be empty"
+    );
+}
+
+#[tokio::test]
+async fn commands_go_to_their_queue_and_events_fan_out() {
+    ensure_services();
+    let _lock = broker_shared_lock();
+    let prefix = unique_prefix("routing");
+    let t = topology(&prefix);
+    let (conn, ch) = channel().await;
+    declare(&ch, &t).await.expect("declare");
+    declare(&ch, &t).await.expect("declare again (idempotent)");
+    let q = |name: &str| format!("{prefix}.{name}");
+
+    let bus = AmqpBus::connect(&amqp_url(), t.clone()).await.expect("bus");
+    let cmd = message("inventory.ReserveStock");
+    bus.send_command("inventory", &cmd)
+        .await
+        .expect("confirmed command");
+    let got = next_message(&ch, &q("inventory.commands"), WAIT).await;
+    assert_eq!(from_delivery(&got).unwrap(), cmd);
+    assert_empty(&ch, &q("ordering.commands")).await;
+
+    let placed = message("ordering.OrderPlaced");
+    bus.publish_event("ordering", &placed)
+        .await
+        .expect("confirmed event");
+    for sub in ["ordering.event-handler", "sagas.order-fulfillment"] {
+        let got = next_message(&ch, &q(sub), WAIT).await;
+        assert_eq!(from_delivery(&got).unwrap(), placed, "{sub}");
+    }
+    assert_empty(&ch, &q("ordering.command-api")).await;
+
+    let reserved = message("inventory.StockReserved");
+    bus.publish_event("inventory", &reserved)
+        .await
+        .expect("confirmed event");
+    let got = next_message(&ch, &q("ordering.event-handler"), WAIT).await;
+    assert_eq!(from_delivery(&got).unwrap(), reserved);
+    assert_empty(&ch, &q("sagas.order-fulfillment")).await;
+
+    let outcome = message("ordering.CommandProcessed");
+    bus.publish_outcome("ordering", &outcome)
+        .await
+        .expect("confirmed outcome");
+    let got = next_message(&ch, &q("ordering.command-api"), WAIT).await;
+    assert_eq!(from_delivery(&got).unwrap(), outcome);
+    assert_empty(&ch, &q("ordering.event-handler")).await;
+
+    // wire properties as DESIGN.md says
+    let p = &got.properties;
+    assert_eq!(
+        p.kind().as_ref().unwrap().as_str(),
+        "ordering.CommandProcessed"
+    );
+    assert_eq!(
+        p.correlation_id().as_ref().unwrap().as_str(),
+        outcome.meta.correlation_id.to_string()
+    );
+    assert_eq!(*p.delivery_mode(), Some(2));
+
+    bus.close().await;
+    let _ = conn.close(200, "".into()).await;
+    delete_topology(&t).await;
+}
+
+#[tokio::test]
+async fn unroutable_and_missing_targets_are_errors() {
+    ensure_services();
+    let _lock = broker_shared_lock();
+    let prefix = unique_prefix("unroutable");
+    let declared = topology(&prefix);
+    let (conn, ch) = channel().await;
+    declare(&ch, &declared).await.expect("declare");
+
+    // The bus knows a context `billing` whose exchanges and queue were never declared.
+    let mut known = TopologyBuilder::new()
+        .context("ordering")
+        .context("inventory")
+        .context("billing")
+        .build()
+        .with_prefix(&prefix);
+    known.queues.retain(|q| !q.name.contains(".billing."));
+    let bus = AmqpBus::connect(&amqp_url(), known).await.expect("bus");
+
+    // missing exchange: the broker closes the channel with 404; that is a rejection
+    let err = bus
+        .publish_event("billing", &message("billing.InvoiceRaised"))
+        .await
+        .expect_err("missing exchange must fail");
+    assert!(
+        matches!(err, BusError::Rejected(ref m) if m.contains("NOT_FOUND") || m.contains("404")),
+        "{err:?}"
+    );
+
+    // missing command queue: mandatory publish on the default exchange is returned
+    let err = bus
+        .send_command("billing", &message("billing.RaiseInvoice"))
+        .await
+        .expect_err("unroutable command must fail");
+    assert!(
+        matches!(err, BusError::Rejected(ref m) if m.contains("unroutable")),
+        "{err:?}"
+    );
+
+    // unknown context
+    assert!(matches!(
+        bus.send_command("nope", &message("nope.X")).await,
+        Err(BusError::Rejected(_))
+    ));
+
+    // the bus recovered its channel and still publishes
+    let cmd = message("ordering.PlaceOrder");
+    bus.send_command("ordering", &cmd)
+        .await
+        .expect("still works");
+    let got = next_message(&ch, &format!("{prefix}.ordering.commands"), WAIT).await;
+    assert_eq!(from_delivery(&got).unwrap(), cmd);
+
+    bus.close().await;
+    let _ = conn.close(200, "".into()).await;
+    delete_topology(&declared).await;
+}
+
+#[tokio::test]
+async fn redeclaring_with_other_arguments_names_the_queue() {
+    ensure_services();
+    let _lock = broker_shared_lock();
+    let prefix = unique_prefix("conflict");
+    let t = topology(&prefix);
+    let (conn, ch) = channel().await;
+    declare(&ch, &t).await.expect("declare");
+
+    let mut changed = t.clone();
+    let q = changed
+        .queues
+        .iter_mut()
+        .find(|q| q.name.ends_with(".ordering.commands"))
+        .unwrap();
+    q.arguments.delivery_limit = Some(3);
+    let ch2 = conn.create_channel().await.unwrap();
+    match declare(&ch2, &changed).await {
+        Err(AmqpError::Declare { what, name, .. }) => {
+            assert_eq!(what, "queue");
+            assert_eq!(name, format!("{prefix}.ordering.commands"));
+        }
+        other => panic!("expected a declare error, got {other:?}"),
+    }
+
+    // classic queue with quorum-only arguments is refused before talking to the broker
+    let mut invalid = t.clone();
+    invalid.queues.push(QueueSpec {
+        name: format!("{prefix}.bad"),
+        kind: QueueKind::Classic,
+        durable: true,
+        arguments: QueueArguments {
+            delivery_limit: Some(1),
+            ..Default::default()
+        },
+    });
+    let ch3 = conn.create_channel().await.unwrap();
+    assert!(matches!(
+        declare(&ch3, &invalid).await,
+        Err(AmqpError::Topology(_))
+    ));
+
+    let _ = conn.close(200, "".into()).await;
+    delete_topology(&t).await;
+}
+
+#[tokio::test]
+async fn queue_depth_counts_ready_messages() {
+    ensure_services();
+    let _lock = broker_shared_lock();
+    let prefix = unique_prefix("depth");
+    let t = topology(&prefix);
+    let (conn, ch) = channel().await;
+    declare(&ch, &t).await.expect("declare");
+    let bus = AmqpBus::connect(&amqp_url(), t.clone()).await.expect("bus");
+    let queue = format!("{prefix}.ordering.commands");
+    assert_eq!(queue_depth(&conn, &queue).await.unwrap(), 0);
+    for _ in 0..3 {
+        bus.send_command("ordering", &message("ordering.PlaceOrder"))
+            .await
+            .unwrap();
+    }
+    wait_until(WAIT, "depth 3", || async {
+        queue_depth(&conn, &queue).await.unwrap() == 3
+    })
+    .await;
+    assert!(
+        queue_depth(&conn, &format!("{prefix}.missing"))
+            .await
+            .is_err()
+    );
+    bus.close().await;
+    let _ = conn.close(200, "".into()).await;
+    delete_topology(&t).await;
+}

@@ -403,6 +403,45 @@ impl<S: ReadModelStore + ?Sized> ReadModelStore for std::sync::Arc<S> {
     }
 }
 
+#[async_trait]
+impl<S: ReadModelStore + ?Sized> ReadModelStore for &S {
+    async fn apply(&self, write: ProjectionWrite) -> Result<ProjectOutcome, ReadModelError> {
+        (**self).apply(write).await
+    }
+    async fn write(&self, updates: Vec<DocumentUpdate>) -> Result<(), ReadModelError> {
+        (**self).write(updates).await
+    }
+    async fn get(
+        &self,
+        collection: &str,
+        tenant_id: &str,
+        key: &str,
+    ) -> Result<Option<Value>, ReadModelError> {
+        (**self).get(collection, tenant_id, key).await
+    }
+    async fn query(&self, collection: &str, query: &Query) -> Result<Page, ReadModelError> {
+        (**self).query(collection, query).await
+    }
+    async fn ensure_indexes(
+        &self,
+        collection: &str,
+        indexes: &[IndexSpec],
+    ) -> Result<(), ReadModelError> {
+        (**self).ensure_indexes(collection, indexes).await
+    }
+    async fn watermark(
+        &self,
+        projection: &str,
+        tenant_id: &str,
+        aggregate_type: &str,
+        aggregate_id: &str,
+    ) -> Result<i64, ReadModelError> {
+        (**self)
+            .watermark(projection, tenant_id, aggregate_type, aggregate_id)
+            .await
+    }
+}
+
 /// The projection engine of an EventHandler process: turns an event and the updates it causes
 /// into an ordered, idempotent [`ProjectionWrite`].
 ///

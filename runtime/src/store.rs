@@ -290,6 +290,19 @@ impl<S: StateStore + ?Sized> StateStore for std::sync::Arc<S> {
     }
 }
 
+#[async_trait]
+impl<S: StateStore + ?Sized> StateStore for &S {
+    async fn load(&self, key: &AggregateKey) -> Result<Option<StoredState>, StoreError> {
+        (**self).load(key).await
+    }
+    async fn commit(&self, commit: Commit) -> Result<CommitResult, StoreError> {
+        (**self).commit(commit).await
+    }
+    async fn processed(&self, command_id: Uuid) -> Result<Option<CommandOutcome>, StoreError> {
+        (**self).processed(command_id).await
+    }
+}
+
 /// Where an outbox row is published.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

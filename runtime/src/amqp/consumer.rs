@@ -233,7 +233,7 @@ impl Consumer {
                         "consumer session ended, reconnecting");
                     tokio::select! {
                         _ = tokio::time::sleep(backoff) => {}
-                        _ = stop.wait_for(|s| *s) => return Ok(()),
+                        _ = stopped(&mut stop) => return Ok(()),
                     }
                     backoff = next_backoff(backoff);
                 }
@@ -252,7 +252,7 @@ impl Consumer {
                 Ok(c) => c,
                 Err(source) => return SessionEnd::Failed(AmqpError::Connect { url: redact_url(&self.url), source }),
             },
-            _ = stop.wait_for(|s| *s) => return SessionEnd::Shutdown,
+            _ = stopped(stop) => return SessionEnd::Shutdown,
         };
         let result = self.consume_on(&connection, handler, stop).await;
         let _ = connection.close(200, "consumer done".into()).await;
@@ -296,7 +296,7 @@ impl Consumer {
         loop {
             tokio::select! {
                 biased;
-                _ = stop.wait_for(|s| *s) => {
+                _ = stopped(stop) => {
                     let _ = channel.basic_cancel(consumer.tag(), BasicCancelOptions::default()).await;
                     let _ = channel.close(200, "shutdown".into()).await;
                     tracing::info!(%queue, "consumer shut down");
@@ -470,6 +470,12 @@ impl Consumer {
         }
         Ok(())
     }
+}
+
+/// Completes when the stop flag is set (or its sender is gone). The `watch::Ref` is dropped
+/// inside, so the future stays `Send`.
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
 }
 
 /// Errors a reconnection cannot fix.

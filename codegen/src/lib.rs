@@ -1,1 +1,71 @@
-//! (being written)
+//! # codegen
+//!
+//! Compiles YAML catalogs of message-driven microservices into Rust service crates and the
+//! documents people review. The pipeline: catalog YAML ([`syntax`], read by [`load`]) →
+//! validated intermediate [`model`] ([`validate`], with positioned [`diagnostic`]s) →
+//! emitters, which read only the model.
+#![warn(missing_docs)]
+
+pub mod diagnostic;
+pub mod emit;
+pub mod load;
+pub mod model;
+pub mod schema;
+pub mod source;
+pub mod syntax;
+pub mod validate;
+
+use diagnostic::{Diagnostic, Diagnostics};
+use model::Model;
+use source::{SourceFile, Sources};
+use std::path::Path;
+
+/// A catalog that failed to load: its files and every problem found.
+#[derive(Debug)]
+pub struct Report {
+    /// The files, for rendering snippets.
+    pub sources: Sources,
+    /// Every problem, sorted by file and position.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Report {
+    /// The diagnostics rendered with source snippets.
+    pub fn render(&self) -> String {
+        diagnostic::render(&self.diagnostics, &self.sources)
+    }
+}
+
+/// Parses and validates catalog files held in memory (paths relative to the catalog root:
+/// `catalog/<context>.yaml`, `sagas.yaml`, `topology.yaml`).
+pub fn check_files(files: Vec<SourceFile>) -> Result<(Model, Sources), Report> {
+    let mut sources = Sources::default();
+    for f in files {
+        sources.add(f);
+    }
+    let mut diagnostics = Diagnostics::default();
+    let parsed = load::parse(&sources, &mut diagnostics);
+    let model = validate::validate(&sources, &parsed, &mut diagnostics);
+    match model {
+        Some(m) if diagnostics.is_empty() => Ok((m, sources)),
+        _ => Err(Report {
+            diagnostics: diagnostics.into_sorted(&sources),
+            sources,
+        }),
+    }
+}
+
+/// Error loading a catalog from disk.
+#[derive(Debug)]
+pub enum LoadError {
+    /// The files could not be read.
+    Read(load::ReadError),
+    /// The catalog has problems.
+    Invalid(Report),
+}
+
+/// Reads, parses and validates the catalog under `root`.
+pub fn load_catalog(root: &Path) -> Result<(Model, Sources), LoadError> {
+    let files = load::read_files(root).map_err(LoadError::Read)?;
+    check_files(files).map_err(LoadError::Invalid)
+}

@@ -1,0 +1,33 @@
+//! Emitters: from the validated model to files under `generated/`.
+//!
+//! Every emitter adds files to an [`Output`]; [`Output::write`] makes `generated/` exactly
+//! that set (files the catalog no longer produces are removed, tracked by a manifest, and
+//! nothing else is ever deleted), and [`Output::stale`] reports what differs without writing.
+
+mod output;
+
+pub use output::{Output, WriteSummary};
+
+use crate::model::Model;
+
+/// The output folder, relative to the catalog root.
+pub const OUTPUT_DIR: &str = "generated";
+
+/// Error producing output.
+#[derive(Debug)]
+pub struct EmitError(pub String);
+
+impl std::fmt::Display for EmitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for EmitError {}
+
+/// Runs every emitter over the model.
+pub fn generate(model: &Model) -> Result<Output, EmitError> {
+    let output = Output::default();
+    let _ = model;
+    Ok(output)
+}

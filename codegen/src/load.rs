@@ -1,0 +1,132 @@
+//! Reading a catalog from disk and parsing its YAML files.
+//!
+//! A catalog root holds `catalog/<context>.yaml` (one file per bounded context),
+//! `sagas.yaml` and `topology.yaml` (both optional).
+
+use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::source::{FileId, SourceFile, Sources, display_path};
+use crate::syntax::Pos;
+use crate::validate::Parsed;
+use serde::de::DeserializeOwned;
+use std::path::Path;
+
+/// The path of the saga file, relative to the catalog root.
+pub const SAGAS_FILE: &str = "sagas.yaml";
+/// The path of the topology file, relative to the catalog root.
+pub const TOPOLOGY_FILE: &str = "topology.yaml";
+/// The folder of the context files, relative to the catalog root.
+pub const CATALOG_DIR: &str = "catalog";
+
+/// Error reading the catalog files themselves (not their content).
+#[derive(Debug)]
+pub struct ReadError(pub String);
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ReadError {}
+
+/// Reads every catalog file under `root`, context files sorted by name.
+pub fn read_files(root: &Path) -> Result<Vec<SourceFile>, ReadError> {
+    let dir = root.join(CATALOG_DIR);
+    let entries = std::fs::read_dir(&dir)
+        .map_err(|e| ReadError(format!("cannot read `{}`: {e}", dir.display())))?;
+    let mut paths = Vec::new();
+    for entry in entries {
+        let path = entry
+            .map_err(|e| ReadError(format!("cannot read `{}`: {e}", dir.display())))?
+            .path();
+        if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml")
+        ) && path.is_file()
+        {
+            paths.push(path);
+        }
+    }
+    paths.sort();
+    if paths.is_empty() {
+        return Err(ReadError(format!(
+            "`{}` holds no `.yaml` file: add one file per bounded context",
+            dir.display()
+        )));
+    }
+    for extra in [SAGAS_FILE, TOPOLOGY_FILE] {
+        let p = root.join(extra);
+        if p.is_file() {
+            paths.push(p);
+        }
+    }
+    paths
+        .into_iter()
+        .map(|p| {
+            let text = std::fs::read_to_string(&p)
+                .map_err(|e| ReadError(format!("cannot read `{}`: {e}", p.display())))?;
+            Ok(SourceFile::new(display_path(root, &p), text))
+        })
+        .collect()
+}
+
+/// Parses every file by its role (context, sagas, topology), reporting syntax errors.
+pub fn parse(sources: &Sources, diagnostics: &mut Diagnostics) -> Parsed {
+    let mut parsed = Parsed::default();
+    for (id, file) in sources.iter() {
+        if file.path == SAGAS_FILE {
+            parsed.sagas = parse_one(id, file, diagnostics).map(|v| (id, v));
+        } else if file.path == TOPOLOGY_FILE {
+            parsed.topology = parse_one(id, file, diagnostics).map(|v| (id, v));
+        } else if let Some(ctx) = parse_one(id, file, diagnostics) {
+            parsed.contexts.push((id, ctx));
+        }
+    }
+    parsed
+}
+
+fn parse_one<T: DeserializeOwned>(
+    id: FileId,
+    file: &SourceFile,
+    diagnostics: &mut Diagnostics,
+) -> Option<T> {
+    if file.text.trim().is_empty() {
+        diagnostics.push(Diagnostic::new(id, Pos::new(1, 1), "the file is empty"));
+        return None;
+    }
+    match serde_saphyr::from_str::<T>(&file.text) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            let pos = e
+                .location()
+                .map(|l| {
+                    Pos::new(
+                        u32::try_from(l.line()).unwrap_or(1).max(1),
+                        u32::try_from(l.column()).unwrap_or(1).max(1),
+                    )
+                })
+                .unwrap_or(Pos::new(1, 1));
+            diagnostics.push(Diagnostic::new(
+                id,
+                pos,
+                clean_message(&e.without_snippet().to_string()),
+            ));
+            None
+        }
+    }
+}
+
+/// Strips the parser's own `error: line N column M:` prefix, which diagnostics repeat.
+fn clean_message(raw: &str) -> String {
+    let first = raw.lines().next().unwrap_or(raw).trim();
+    let mut s = first.strip_prefix("error:").unwrap_or(first).trim();
+    if let Some(rest) = s.strip_prefix("line ")
+        && let Some((_, after)) = rest.split_once(": ")
+        && rest
+            .split_once(' ')
+            .is_some_and(|(n, _)| n.chars().all(|c| c.is_ascii_digit()))
+    {
+        s = after;
+    }
+    s.to_owned()
+}

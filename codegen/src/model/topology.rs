@@ -1,0 +1,173 @@
+//! The resolved RabbitMQ topology: every exchange and queue with its concrete name.
+
+use std::time::Duration;
+
+/// RabbitMQ queue types.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QueueKind {
+    /// Replicated, with a delivery limit (the default).
+    Quorum,
+    /// Classic queue.
+    Classic,
+}
+
+impl QueueKind {
+    /// The `x-queue-type` value.
+    pub fn name(self) -> &'static str {
+        match self {
+            QueueKind::Quorum => "quorum",
+            QueueKind::Classic => "classic",
+        }
+    }
+}
+
+/// Settings of a consumed queue.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QueueSettings {
+    /// Queue type.
+    pub kind: QueueKind,
+    /// Consumer prefetch.
+    pub prefetch: u32,
+    /// Broker delivery limit (quorum queues only).
+    pub delivery_limit: Option<u32>,
+    /// Whether failed messages are dead-lettered.
+    pub dead_letter: bool,
+    /// Delayed-retry tiers, ascending.
+    pub retry_delays: Vec<Duration>,
+    /// Handling attempts before a message is dead-lettered.
+    pub max_attempts: u32,
+}
+
+impl Default for QueueSettings {
+    fn default() -> Self {
+        Self {
+            kind: QueueKind::Quorum,
+            prefetch: 32,
+            delivery_limit: Some(10),
+            dead_letter: true,
+            retry_delays: vec![
+                Duration::from_secs(1),
+                Duration::from_secs(10),
+                Duration::from_secs(60),
+            ],
+            max_attempts: 5,
+        }
+    }
+}
+
+/// A queue some process consumes, with its satellites.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConsumedQueue {
+    /// Queue name.
+    pub name: String,
+    /// The consuming process (`ordering.command-handler`, `saga.OrderFulfillment`, ...).
+    pub process: String,
+    /// Settings.
+    pub settings: QueueSettings,
+    /// Exchanges bound to the queue (empty for a command queue, fed by the default exchange).
+    pub bindings: Vec<String>,
+    /// Dead-letter queue, when dead-lettering is on.
+    pub dead_letter_queue: Option<String>,
+    /// Delayed-retry queues with their delay.
+    pub retry_queues: Vec<(Duration, String)>,
+}
+
+/// The queues and exchanges of one context.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ContextTopology {
+    /// The context.
+    pub context: String,
+    /// Its command queue, consumed by its CommandHandler.
+    pub command_queue: ConsumedQueue,
+    /// Its fanout event exchange.
+    pub event_exchange: String,
+    /// Its fanout exchange of command outcomes (read by the Command API).
+    pub outcome_exchange: String,
+    /// The queue of its EventHandler.
+    pub event_queue: ConsumedQueue,
+}
+
+/// The queue of one saga orchestrator.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SagaTopology {
+    /// The saga.
+    pub saga: String,
+    /// Its queue, bound to the event exchanges of the contexts it listens to.
+    pub queue: ConsumedQueue,
+}
+
+/// The name templates in force (for the documentation).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Naming {
+    /// Command queue template.
+    pub command_queue: String,
+    /// Event exchange template.
+    pub event_exchange: String,
+    /// Outcome exchange template.
+    pub outcome_exchange: String,
+    /// Process queue template.
+    pub process_queue: String,
+    /// Saga queue template.
+    pub saga_queue: String,
+    /// Dead-letter exchange name.
+    pub dead_letter_exchange: String,
+    /// Dead-letter queue template.
+    pub dead_letter_queue: String,
+    /// Retry queue template.
+    pub retry_queue: String,
+}
+
+impl Default for Naming {
+    fn default() -> Self {
+        Self {
+            command_queue: "{context}.commands".into(),
+            event_exchange: "{context}.events".into(),
+            outcome_exchange: "{context}.outcomes".into(),
+            process_queue: "{context}.{process}".into(),
+            saga_queue: "saga.{saga}".into(),
+            dead_letter_exchange: "dead-letter".into(),
+            dead_letter_queue: "{queue}.dlq".into(),
+            retry_queue: "{queue}.retry.{delay}".into(),
+        }
+    }
+}
+
+/// The whole resolved topology.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Topology {
+    /// Templates in force.
+    pub naming: Naming,
+    /// Per context.
+    pub contexts: Vec<ContextTopology>,
+    /// Per saga.
+    pub sagas: Vec<SagaTopology>,
+}
+
+impl Topology {
+    /// Every consumed queue, contexts first then sagas.
+    pub fn consumed_queues(&self) -> impl Iterator<Item = &ConsumedQueue> {
+        self.contexts
+            .iter()
+            .flat_map(|c| [&c.command_queue, &c.event_queue])
+            .chain(self.sagas.iter().map(|s| &s.queue))
+    }
+
+    /// The topology of one context.
+    pub fn context(&self, name: &str) -> Option<&ContextTopology> {
+        self.contexts.iter().find(|c| c.context == name)
+    }
+}
+
+/// Formats a duration the way queue names show it: `500ms`, `10s`, `5m`, `2h`.
+pub fn short_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms % 3_600_000 == 0 && ms > 0 {
+        format!("{}h", ms / 3_600_000)
+    } else if ms % 60_000 == 0 && ms > 0 {
+        format!("{}m", ms / 60_000)
+    } else if ms % 1000 == 0 {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{ms}ms")
+    }
+}

@@ -1,0 +1,76 @@
+//! The file format of `topology.yaml`: RabbitMQ naming conventions and queue settings.
+
+use super::loc::{Loc, NamedMap};
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+/// RabbitMQ topology conventions of the system. Every key is optional.
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TopologyFile {
+    /// Name templates.
+    #[serde(default)]
+    pub naming: Option<Loc<NamingDef>>,
+    /// Settings of every queue.
+    #[serde(default)]
+    pub defaults: Option<Loc<QueueSettingsDef>>,
+    /// Settings per consuming process: `<context>.command-handler`, `<context>.event-handler`,
+    /// `<context>.command-api` (its outcome queue) or `saga.<SagaName>`.
+    #[serde(default)]
+    pub processes: NamedMap<Loc<QueueSettingsDef>>,
+}
+
+/// Name templates. Placeholders: `{context}`, `{process}`, `{saga}` (kebab-case saga name),
+/// `{queue}` and `{delay}`.
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NamingDef {
+    /// Command queue of a context (default `{context}.commands`).
+    #[serde(default)]
+    pub command_queue: Option<Loc<String>>,
+    /// Fanout event exchange of a context (default `{context}.events`).
+    #[serde(default)]
+    pub event_exchange: Option<Loc<String>>,
+    /// Fanout exchange of command outcomes of a context (default `{context}.outcomes`).
+    #[serde(default)]
+    pub outcome_exchange: Option<Loc<String>>,
+    /// Queue of a context's consuming process (default `{context}.{process}`).
+    #[serde(default)]
+    pub process_queue: Option<Loc<String>>,
+    /// Queue of a saga orchestrator (default `saga.{saga}`).
+    #[serde(default)]
+    pub saga_queue: Option<Loc<String>>,
+    /// Dead-letter exchange (default `dead-letter`).
+    #[serde(default)]
+    pub dead_letter_exchange: Option<Loc<String>>,
+    /// Dead-letter queue of a queue (default `{queue}.dlq`).
+    #[serde(default)]
+    pub dead_letter_queue: Option<Loc<String>>,
+    /// Delayed-retry queue of a queue (default `{queue}.retry.{delay}`).
+    #[serde(default)]
+    pub retry_queue: Option<Loc<String>>,
+}
+
+/// Settings of a consumed queue.
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QueueSettingsDef {
+    /// `quorum` (default) or `classic`.
+    #[serde(default)]
+    pub queue_type: Option<Loc<String>>,
+    /// Unacknowledged messages a consumer may hold (default 32).
+    #[serde(default)]
+    pub prefetch: Option<Loc<u32>>,
+    /// Deliveries before the broker dead-letters a message (quorum queues; default 10).
+    #[serde(default)]
+    pub delivery_limit: Option<Loc<u32>>,
+    /// Whether failed messages go to a dead-letter queue (default true).
+    #[serde(default)]
+    pub dead_letter: Option<Loc<bool>>,
+    /// Delayed-retry tiers, ascending (default `[1s, 10s, 1m]`); empty: no delayed retry.
+    #[serde(default)]
+    pub retry_delays: Option<Loc<Vec<Loc<String>>>>,
+    /// Handling attempts before a failing message is dead-lettered (default 5).
+    #[serde(default)]
+    pub max_attempts: Option<Loc<u32>>,
+}

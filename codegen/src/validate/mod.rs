@@ -1,0 +1,546 @@
+//! From parsed catalog files to the validated [`Model`].
+//!
+//! Every problem is collected (never only the first), each positioned at the YAML value it is
+//! about. The passes: context names, symbol tables, value types, aggregates and events,
+//! commands, event state changes, read models, sagas, topology.
+
+mod context;
+pub mod expr_check;
+pub mod names;
+mod read_model;
+mod saga;
+mod topology;
+pub mod type_expr;
+
+use crate::diagnostic::{Diagnostic, Diagnostics, suggest};
+use crate::model::expr::Root;
+use crate::model::{Constraints, Field, Model, SourceExpr, Type, TypeName, ValueKind};
+use crate::source::{FileId, Sources};
+use crate::syntax::context::{ContextFile, FieldDef, Fields};
+use crate::syntax::saga::SagasFile;
+use crate::syntax::topology::TopologyFile;
+use crate::syntax::{Loc, Pos};
+use expr_check::{Scope, TypeLookup};
+use std::collections::HashMap;
+use std::rc::Rc;
+use type_expr::TypeExpr;
+
+/// The parsed files of a catalog.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    /// One per bounded context, sorted by path.
+    pub contexts: Vec<(FileId, ContextFile)>,
+    /// `sagas.yaml`, when present.
+    pub sagas: Option<(FileId, SagasFile)>,
+    /// `topology.yaml`, when present.
+    pub topology: Option<(FileId, TopologyFile)>,
+}
+
+/// Validates parsed files; returns the model when no problem was found.
+pub fn validate(
+    sources: &Sources,
+    parsed: &Parsed,
+    diagnostics: &mut Diagnostics,
+) -> Option<Model> {
+    let mut v = Validator {
+        sources,
+        diagnostics,
+        types: Rc::new(TypeTable::default()),
+        symbols: Vec::new(),
+    };
+    let contexts = v.contexts(&parsed.contexts);
+    let sagas = match &parsed.sagas {
+        Some((file, s)) => v.sagas(*file, s, &contexts),
+        None => Vec::new(),
+    };
+    let topology = v.topology(parsed.topology.as_ref(), &contexts, &sagas);
+    if v.diagnostics.is_empty() {
+        Some(Model {
+            contexts,
+            sagas,
+            topology,
+        })
+    } else {
+        None
+    }
+}
+
+/// Names declared by one context (pass 1), for resolving references.
+#[derive(Debug)]
+struct Symbols {
+    name: String,
+}
+
+/// Resolved value types of every context.
+#[derive(Clone, Debug, Default)]
+struct TypeTable {
+    kinds: HashMap<TypeName, ValueKind>,
+}
+
+impl TypeLookup for TypeTable {
+    fn record_fields(&self, name: &TypeName) -> Option<Vec<(String, Type)>> {
+        match self.kinds.get(name)? {
+            ValueKind::Record(fields) => Some(
+                fields
+                    .iter()
+                    .map(|f| (f.name.clone(), f.ty.clone()))
+                    .collect(),
+            ),
+            ValueKind::Enum(_) => None,
+        }
+    }
+    fn enum_variants(&self, name: &TypeName) -> Option<Vec<String>> {
+        match self.kinds.get(name)? {
+            ValueKind::Enum(v) => Some(v.clone()),
+            ValueKind::Record(_) => None,
+        }
+    }
+    fn has_context(&self, name: &str) -> bool {
+        self.kinds.keys().any(|k| k.context == name)
+    }
+}
+
+/// Where an expression is written and what it may read.
+struct ExprSite<'s> {
+    file: FileId,
+    loc: &'s Loc<String>,
+    fallback: Pos,
+}
+
+pub(crate) struct Validator<'a> {
+    sources: &'a Sources,
+    diagnostics: &'a mut Diagnostics,
+    types: Rc<TypeTable>,
+    symbols: Vec<Symbols>,
+}
+
+impl Validator<'_> {
+    /// Reports a problem at `pos` (or `fallback` when the parser did not know the position).
+    fn error(
+        &mut self,
+        file: FileId,
+        pos: Pos,
+        fallback: Pos,
+        message: impl Into<String>,
+    ) -> &mut Diagnostic {
+        let pos = if pos.is_known() { pos } else { fallback };
+        self.diagnostics.push(Diagnostic::new(file, pos, message))
+    }
+
+    /// Reports a problem about a located string, underlining it.
+    fn error_at(
+        &mut self,
+        file: FileId,
+        loc: &Loc<String>,
+        fallback: Pos,
+        message: impl Into<String>,
+    ) -> &mut Diagnostic {
+        let len = self.value_len(file, loc);
+        let d = self.error(file, loc.pos, fallback, message);
+        d.len = len;
+        d
+    }
+
+    fn value_len(&self, file: FileId, loc: &Loc<String>) -> usize {
+        let quoted = matches!(self.sources.get(file).char_at(loc.pos), Some('"' | '\''));
+        loc.value
+            .lines()
+            .next()
+            .map(|l| l.chars().count())
+            .unwrap_or(1)
+            + if quoted { 2 } else { 0 }
+    }
+
+    /// Checks a name with `check`, reporting the problem at the name.
+    fn check_name(
+        &mut self,
+        file: FileId,
+        name: &Loc<String>,
+        fallback: Pos,
+        check: Result<(), String>,
+    ) -> bool {
+        match check {
+            Ok(()) => true,
+            Err(msg) => {
+                self.error_at(file, name, fallback, msg);
+                false
+            }
+        }
+    }
+
+    /// Reports names that appear twice in `names`.
+    fn unique<'n>(
+        &mut self,
+        file: FileId,
+        what: &str,
+        names: impl IntoIterator<Item = &'n Loc<String>>,
+    ) {
+        let mut seen: HashMap<&str, Pos> = HashMap::new();
+        for n in names {
+            if let Some(first) = seen.get(n.value.as_str()) {
+                let first = *first;
+                self.error_at(
+                    file,
+                    n,
+                    Pos::default(),
+                    format!(
+                        "{what} `{}` is declared twice (first at line {})",
+                        n.value, first.line
+                    ),
+                );
+            } else {
+                seen.insert(&n.value, n.pos);
+            }
+        }
+    }
+
+    /// Resolves a type expression written in `context`.
+    fn resolve_type(
+        &mut self,
+        file: FileId,
+        context: &str,
+        ty: &Loc<String>,
+        fallback: Pos,
+    ) -> Option<Type> {
+        let parsed = match type_expr::parse(&ty.value) {
+            Ok(p) => p,
+            Err(msg) => {
+                self.error_at(file, ty, fallback, msg);
+                return None;
+            }
+        };
+        match self.resolve_parsed(context, &parsed) {
+            Ok(t) => Some(t),
+            Err((msg, help)) => {
+                let d = self.error_at(file, ty, fallback, msg);
+                d.help = help;
+                None
+            }
+        }
+    }
+
+    fn resolve_parsed(
+        &self,
+        context: &str,
+        ty: &TypeExpr,
+    ) -> Result<Type, (String, Option<String>)> {
+        match ty {
+            TypeExpr::List(inner) => Ok(Type::List(Box::new(self.resolve_parsed(context, inner)?))),
+            TypeExpr::Optional(inner) => Ok(Type::Optional(Box::new(
+                self.resolve_parsed(context, inner)?,
+            ))),
+            TypeExpr::Name {
+                context: None,
+                name,
+            } if type_expr::PRIMITIVES.contains(&name.as_str()) => Ok(match name.as_str() {
+                "string" => Type::String,
+                "bool" => Type::Bool,
+                "i32" => Type::I32,
+                "i64" => Type::I64,
+                "u32" => Type::U32,
+                "u64" => Type::U64,
+                "money" => Type::Money,
+                "uuid" => Type::Uuid,
+                "timestamp" => Type::Timestamp,
+                _ => Type::Date,
+            }),
+            TypeExpr::Name { context: ctx, name } => {
+                let ctx_name = ctx.as_deref().unwrap_or(context);
+                if ctx.is_some() && !self.symbols.iter().any(|s| s.name == ctx_name) {
+                    return Err((
+                        format!("unknown context `{ctx_name}` in type `{ctx_name}.{name}`"),
+                        None,
+                    ));
+                }
+                let tn = TypeName {
+                    context: ctx_name.to_owned(),
+                    name: name.clone(),
+                };
+                match self.types.kinds.get(&tn) {
+                    Some(ValueKind::Record(_)) => Ok(Type::Record(tn)),
+                    Some(ValueKind::Enum(_)) => Ok(Type::Enum(tn)),
+                    None => {
+                        let local: Vec<&str> = self
+                            .types
+                            .kinds
+                            .keys()
+                            .filter(|k| k.context == ctx_name)
+                            .map(|k| k.name.as_str())
+                            .chain(if ctx.is_none() {
+                                type_expr::PRIMITIVES.to_vec()
+                            } else {
+                                vec![]
+                            })
+                            .collect();
+                        if ctx_name.is_empty() {
+                            return Err((
+                                format!(
+                                    "unknown type `{name}`: sagas name value types with their context, `context.{name}`"
+                                ),
+                                None,
+                            ));
+                        }
+                        let where_ = if ctx.is_some() {
+                            format!(" in context `{ctx_name}`")
+                        } else {
+                            String::new()
+                        };
+                        Err((format!("unknown type `{name}`{where_}"), suggest(name, local).or_else(|| {
+                            Some(format!("types are {}, list<T>, optional<T> (or T?) and the value types of the catalog", type_expr::PRIMITIVES.join(", ")))
+                        })))
+                    }
+                }
+            }
+        }
+    }
+
+    /// Validates and resolves a list of fields.
+    fn fields(
+        &mut self,
+        file: FileId,
+        context: &str,
+        fields: &Fields,
+        owner: &str,
+        reserved: &[&str],
+    ) -> Vec<Field> {
+        let mut out = Vec::new();
+        for (name, def) in fields.iter() {
+            let mut ok = self.check_name(
+                file,
+                name,
+                Pos::default(),
+                names::check_snake(&name.value, "field name"),
+            );
+            if reserved.contains(&name.value.as_str()) {
+                self.error_at(
+                    file,
+                    name,
+                    Pos::default(),
+                    format!(
+                        "`{}` is implicit in {owner} and cannot be declared",
+                        name.value
+                    ),
+                );
+                ok = false;
+            }
+            let d: &FieldDef = &def.value;
+            let Some(ty) = self.resolve_type(file, context, &d.ty, def.pos) else {
+                continue;
+            };
+            let constraints = self.constraints(file, d, &ty, def.pos);
+            if ok {
+                out.push(Field {
+                    name: name.value.clone(),
+                    description: d.description.clone(),
+                    ty,
+                    constraints,
+                    example: d.example.clone(),
+                });
+            }
+        }
+        out
+    }
+
+    fn constraints(&mut self, file: FileId, d: &FieldDef, ty: &Type, fallback: Pos) -> Constraints {
+        let base = match ty {
+            Type::Optional(inner) => &**inner,
+            other => other,
+        };
+        let mut c = Constraints::default();
+        let sized = matches!(base, Type::String | Type::List(_));
+        for (value, slot, name) in [(&d.min, &mut c.min, "min"), (&d.max, &mut c.max, "max")] {
+            if let Some(v) = value {
+                if base.is_integer() {
+                    *slot = Some(v.value);
+                    if let Some((lo, hi)) = base.integer_range()
+                        && (i128::from(v.value) < lo || i128::from(v.value) > hi)
+                    {
+                        self.error(
+                            file,
+                            v.pos,
+                            fallback,
+                            format!("`{name}: {}` does not fit in `{base}`", v.value),
+                        );
+                    }
+                } else {
+                    self.error(
+                        file,
+                        v.pos,
+                        fallback,
+                        format!("`{name}` applies to integers and money, not to `{ty}`"),
+                    );
+                }
+            }
+        }
+        if let (Some(lo), Some(hi)) = (&d.min, &d.max)
+            && lo.value > hi.value
+        {
+            self.error(
+                file,
+                hi.pos,
+                fallback,
+                format!("`max: {}` is below `min: {}`", hi.value, lo.value),
+            );
+        }
+        for (value, slot, name) in [
+            (&d.min_length, &mut c.min_length, "min_length"),
+            (&d.max_length, &mut c.max_length, "max_length"),
+        ] {
+            if let Some(v) = value {
+                if sized {
+                    *slot = Some(v.value);
+                } else {
+                    self.error(
+                        file,
+                        v.pos,
+                        fallback,
+                        format!("`{name}` applies to strings and lists, not to `{ty}`"),
+                    );
+                }
+            }
+        }
+        if let (Some(lo), Some(hi)) = (&d.min_length, &d.max_length)
+            && lo.value > hi.value
+        {
+            self.error(
+                file,
+                hi.pos,
+                fallback,
+                format!(
+                    "`max_length: {}` is below `min_length: {}`",
+                    hi.value, lo.value
+                ),
+            );
+        }
+        if d.non_empty {
+            if sized {
+                c.min_length = Some(c.min_length.unwrap_or(0).max(1));
+            } else {
+                self.error(
+                    file,
+                    d.ty.pos,
+                    fallback,
+                    format!("`non_empty` applies to strings and lists, not to `{ty}`"),
+                );
+            }
+        }
+        if let Some(p) = &d.pattern {
+            if *base != Type::String {
+                self.error_at(
+                    file,
+                    p,
+                    fallback,
+                    format!("`pattern` applies to strings, not to `{ty}`"),
+                );
+            } else if let Err(e) = regex::Regex::new(&p.value) {
+                let msg = e
+                    .to_string()
+                    .lines()
+                    .last()
+                    .unwrap_or("invalid")
+                    .trim()
+                    .to_owned();
+                self.error_at(
+                    file,
+                    p,
+                    fallback,
+                    format!("invalid regular expression: {msg}"),
+                );
+            } else {
+                c.pattern = Some(p.value.clone());
+            }
+        }
+        if let Some(values) = &d.one_of {
+            if *base != Type::String {
+                self.error(
+                    file,
+                    values.pos,
+                    fallback,
+                    format!(
+                        "`enum` applies to strings, not to `{ty}` (declare an enum type instead)"
+                    ),
+                );
+            } else if values.value.is_empty() {
+                self.error(
+                    file,
+                    values.pos,
+                    fallback,
+                    "`enum` needs at least one value",
+                );
+            } else {
+                c.one_of = values.value.clone();
+            }
+        }
+        c
+    }
+
+    /// Checks an expression; `expected` is the required type.
+    fn expr(
+        &mut self,
+        site: ExprSite<'_>,
+        scope: &Scope<'_>,
+        expected: Option<&Type>,
+    ) -> Option<SourceExpr> {
+        match expr_check::check(&site.loc.value, scope, expected) {
+            Ok(expr) => Some(SourceExpr {
+                source: site.loc.value.trim().to_owned(),
+                expr,
+            }),
+            Err(e) => {
+                let base = if site.loc.pos.is_known() {
+                    site.loc.pos
+                } else {
+                    site.fallback
+                };
+                let quoted = matches!(self.sources.get(site.file).char_at(base), Some('"' | '\''));
+                let pos = if e.line <= 1 {
+                    Pos::new(
+                        base.line,
+                        base.column + u32::from(quoted) + u32::try_from(e.column).unwrap_or(0),
+                    )
+                } else {
+                    Pos::new(
+                        base.line + u32::try_from(e.line - 1).unwrap_or(0),
+                        u32::try_from(e.column + 1).unwrap_or(1),
+                    )
+                };
+                self.diagnostics
+                    .push(Diagnostic::new(site.file, pos, e.message).with_len(e.len));
+                None
+            }
+        }
+    }
+}
+
+/// Top-level fields of the `meta` root.
+fn meta_fields(aggregate_id: Type) -> Vec<(String, Type)> {
+    vec![
+        ("aggregate_id".into(), aggregate_id),
+        ("tenant_id".into(), Type::String),
+        ("user_id".into(), Type::Optional(Box::new(Type::String))),
+        ("timestamp".into(), Type::Timestamp),
+    ]
+}
+
+/// Top-level fields of a field list.
+fn field_types(fields: &[Field]) -> Vec<(String, Type)> {
+    fields
+        .iter()
+        .map(|f| (f.name.clone(), f.ty.clone()))
+        .collect()
+}
+
+/// Builds a scope from roots.
+fn scope<'a>(
+    types: &'a TypeTable,
+    context: &'a str,
+    roots: Vec<(Root, Vec<(String, Type)>)>,
+    unavailable: Vec<(Root, String)>,
+) -> Scope<'a> {
+    Scope {
+        roots,
+        unavailable,
+        types,
+        context,
+    }
+}

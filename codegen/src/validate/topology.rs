@@ -1,0 +1,423 @@
+//! Validation of `topology.yaml` and resolution of every queue and exchange name.
+
+use super::Validator;
+use crate::diagnostic::suggest;
+use crate::model::topology::{
+    ConsumedQueue, ContextTopology, Naming, SagaTopology, short_duration,
+};
+use crate::model::{Context, QueueKind, QueueSettings, Saga, Topology};
+use crate::source::FileId;
+use crate::syntax::topology::{QueueSettingsDef, TopologyFile};
+use crate::syntax::{Loc, Pos};
+use heck::ToKebabCase;
+use std::collections::HashMap;
+
+/// Placeholders each template must contain, and may contain.
+const TEMPLATES: [(&str, &[&str], &[&str]); 7] = [
+    ("command_queue", &["{context}"], &["{context}"]),
+    ("event_exchange", &["{context}"], &["{context}"]),
+    ("outcome_exchange", &["{context}"], &["{context}"]),
+    (
+        "process_queue",
+        &["{context}", "{process}"],
+        &["{context}", "{process}"],
+    ),
+    ("saga_queue", &["{saga}"], &["{saga}"]),
+    ("dead_letter_queue", &["{queue}"], &["{queue}"]),
+    (
+        "retry_queue",
+        &["{queue}", "{delay}"],
+        &["{queue}", "{delay}"],
+    ),
+];
+
+impl Validator<'_> {
+    pub(super) fn topology(
+        &mut self,
+        file: Option<&(FileId, TopologyFile)>,
+        contexts: &[Context],
+        sagas: &[Saga],
+    ) -> Topology {
+        let mut naming = Naming::default();
+        let mut defaults = QueueSettings::default();
+        let mut overrides: HashMap<String, QueueSettings> = HashMap::new();
+        let file_id = file.map(|(f, _)| *f);
+        if let Some((file, t)) = file {
+            let file = *file;
+            if let Some(n) = &t.naming {
+                let slots: [(&str, &Option<Loc<String>>, &mut String); 8] = [
+                    (
+                        "command_queue",
+                        &n.value.command_queue,
+                        &mut naming.command_queue,
+                    ),
+                    (
+                        "event_exchange",
+                        &n.value.event_exchange,
+                        &mut naming.event_exchange,
+                    ),
+                    (
+                        "outcome_exchange",
+                        &n.value.outcome_exchange,
+                        &mut naming.outcome_exchange,
+                    ),
+                    (
+                        "process_queue",
+                        &n.value.process_queue,
+                        &mut naming.process_queue,
+                    ),
+                    ("saga_queue", &n.value.saga_queue, &mut naming.saga_queue),
+                    (
+                        "dead_letter_exchange",
+                        &n.value.dead_letter_exchange,
+                        &mut naming.dead_letter_exchange,
+                    ),
+                    (
+                        "dead_letter_queue",
+                        &n.value.dead_letter_queue,
+                        &mut naming.dead_letter_queue,
+                    ),
+                    ("retry_queue", &n.value.retry_queue, &mut naming.retry_queue),
+                ];
+                let mut problems = Vec::new();
+                for (key, value, slot) in slots {
+                    let Some(v) = value else { continue };
+                    match check_template(key, &v.value) {
+                        Ok(()) => *slot = v.value.clone(),
+                        Err(msg) => problems.push((v.clone(), msg)),
+                    }
+                }
+                for (loc, msg) in problems {
+                    self.error_at(file, &loc, n.pos, msg);
+                }
+            }
+            if let Some(d) = &t.defaults {
+                defaults = self.queue_settings(file, &d.value, d.pos, &QueueSettings::default());
+            }
+            let known: Vec<String> = process_names(contexts, sagas);
+            for (name, s) in t.processes.iter() {
+                if !known.contains(&name.value) {
+                    let help = suggest(&name.value, known.iter().map(String::as_str));
+                    let d = self.error_at(file, name, Pos::default(), format!(
+                        "unknown process `{}`: processes are `<context>.command-handler`, `<context>.event-handler` and `saga.<SagaName>`",
+                        name.value
+                    ));
+                    d.help = help;
+                    continue;
+                }
+                let settings = self.queue_settings(file, &s.value, s.pos, &defaults);
+                overrides.insert(name.value.clone(), settings);
+            }
+        }
+        let settings = |process: &str| {
+            overrides
+                .get(process)
+                .cloned()
+                .unwrap_or_else(|| defaults.clone())
+        };
+        let fill = |tpl: &str, pairs: &[(&str, &str)]| {
+            let mut s = tpl.to_owned();
+            for (k, v) in pairs {
+                s = s.replace(k, v);
+            }
+            s
+        };
+        let consumed =
+            |name: String, process: String, settings: QueueSettings, bindings: Vec<String>| {
+                let dead_letter_queue = settings
+                    .dead_letter
+                    .then(|| fill(&naming.dead_letter_queue, &[("{queue}", &name)]));
+                let retry_queues = settings
+                    .retry_delays
+                    .iter()
+                    .map(|d| {
+                        (
+                            *d,
+                            fill(
+                                &naming.retry_queue,
+                                &[("{queue}", &name), ("{delay}", &short_duration(*d))],
+                            ),
+                        )
+                    })
+                    .collect();
+                ConsumedQueue {
+                    name,
+                    process,
+                    settings,
+                    bindings,
+                    dead_letter_queue,
+                    retry_queues,
+                }
+            };
+        let mut out_contexts = Vec::new();
+        for c in contexts {
+            let ctx = c.name.as_str();
+            let event_exchange = fill(&naming.event_exchange, &[("{context}", ctx)]);
+            let mut bindings: Vec<String> = Vec::new();
+            for rm in &c.read_models {
+                for p in &rm.projections {
+                    let ex = fill(&naming.event_exchange, &[("{context}", &p.event.context)]);
+                    if !bindings.contains(&ex) {
+                        bindings.push(ex);
+                    }
+                }
+            }
+            if bindings.is_empty() {
+                bindings.push(event_exchange.clone());
+            }
+            let ch = format!("{ctx}.command-handler");
+            let eh = format!("{ctx}.event-handler");
+            out_contexts.push(ContextTopology {
+                context: c.name.clone(),
+                command_queue: consumed(
+                    fill(&naming.command_queue, &[("{context}", ctx)]),
+                    ch.clone(),
+                    settings(&ch),
+                    vec![],
+                ),
+                event_exchange,
+                outcome_exchange: fill(&naming.outcome_exchange, &[("{context}", ctx)]),
+                event_queue: consumed(
+                    fill(
+                        &naming.process_queue,
+                        &[("{context}", ctx), ("{process}", "event-handler")],
+                    ),
+                    eh.clone(),
+                    settings(&eh),
+                    bindings,
+                ),
+            });
+        }
+        let mut out_sagas = Vec::new();
+        for s in sagas {
+            let process = format!("saga.{}", s.name);
+            let mut bindings = Vec::new();
+            for e in s.events() {
+                let ex = fill(&naming.event_exchange, &[("{context}", &e.context)]);
+                if !bindings.contains(&ex) {
+                    bindings.push(ex);
+                }
+            }
+            out_sagas.push(SagaTopology {
+                saga: s.name.clone(),
+                queue: consumed(
+                    fill(&naming.saga_queue, &[("{saga}", &s.name.to_kebab_case())]),
+                    process.clone(),
+                    settings(&process),
+                    bindings,
+                ),
+            });
+        }
+        let topology = Topology {
+            naming,
+            contexts: out_contexts,
+            sagas: out_sagas,
+        };
+        if let Some(file) = file_id {
+            self.unique_names(file, &topology);
+        }
+        topology
+    }
+
+    fn queue_settings(
+        &mut self,
+        file: FileId,
+        d: &QueueSettingsDef,
+        pos: Pos,
+        base: &QueueSettings,
+    ) -> QueueSettings {
+        let mut s = base.clone();
+        if let Some(k) = &d.queue_type {
+            match k.value.as_str() {
+                "quorum" => s.kind = QueueKind::Quorum,
+                "classic" => {
+                    s.kind = QueueKind::Classic;
+                    s.delivery_limit = None;
+                }
+                other => {
+                    let help = suggest(other, ["quorum", "classic"]);
+                    let e = self.error_at(
+                        file,
+                        k,
+                        pos,
+                        format!("unknown queue type `{other}`: use `quorum` or `classic`"),
+                    );
+                    e.help = help;
+                }
+            }
+        }
+        if let Some(p) = &d.prefetch {
+            if p.value == 0 || p.value > 65535 {
+                self.error(
+                    file,
+                    p.pos,
+                    pos,
+                    format!("`prefetch: {}` must be between 1 and 65535", p.value),
+                );
+            } else {
+                s.prefetch = p.value;
+            }
+        }
+        if let Some(l) = &d.delivery_limit {
+            if s.kind == QueueKind::Classic {
+                self.error(
+                    file,
+                    l.pos,
+                    pos,
+                    "`delivery_limit` needs a quorum queue; classic queues have none",
+                );
+            } else if l.value == 0 {
+                self.error(file, l.pos, pos, "`delivery_limit` must be at least 1");
+            } else {
+                s.delivery_limit = Some(l.value);
+            }
+        }
+        if let Some(dl) = &d.dead_letter {
+            s.dead_letter = dl.value;
+        }
+        if let Some(m) = &d.max_attempts {
+            if m.value == 0 {
+                self.error(
+                    file,
+                    m.pos,
+                    pos,
+                    "`max_attempts` counts the first attempt: it is at least 1",
+                );
+            } else {
+                s.max_attempts = m.value;
+            }
+        }
+        if let Some(delays) = &d.retry_delays {
+            let mut parsed = Vec::new();
+            for dl in &delays.value {
+                if let Some(v) = self.duration(file, dl, delays.pos) {
+                    if parsed.last().is_some_and(|last| *last >= v) {
+                        self.error_at(
+                            file,
+                            dl,
+                            delays.pos,
+                            "retry delays must be strictly ascending",
+                        );
+                    }
+                    if v.subsec_millis() > 0 && v.as_secs() > 0 || v.subsec_nanos() % 1_000_000 != 0
+                    {
+                        self.error_at(file, dl, delays.pos, "retry delays are whole milliseconds below one second, whole seconds above");
+                    }
+                    parsed.push(v);
+                }
+            }
+            s.retry_delays = parsed;
+        }
+        s
+    }
+
+    fn unique_names(&mut self, file: FileId, t: &Topology) {
+        let mut names: HashMap<String, String> = HashMap::new();
+        let mut clashes = Vec::new();
+        let mut add = |name: &str, what: String| {
+            if let Some(other) = names.get(name) {
+                clashes.push(format!("`{name}` would name both {other} and {what}"));
+            } else {
+                names.insert(name.to_owned(), what);
+            }
+        };
+        add(
+            &t.naming.dead_letter_exchange,
+            "the dead-letter exchange".into(),
+        );
+        for c in &t.contexts {
+            add(
+                &c.event_exchange,
+                format!("the event exchange of `{}`", c.context),
+            );
+            add(
+                &c.outcome_exchange,
+                format!("the outcome exchange of `{}`", c.context),
+            );
+        }
+        for q in t.consumed_queues() {
+            add(&q.name, format!("the queue of `{}`", q.process));
+            if let Some(d) = &q.dead_letter_queue {
+                add(d, format!("the dead-letter queue of `{}`", q.process));
+            }
+            for (_, r) in &q.retry_queues {
+                add(r, format!("a retry queue of `{}`", q.process));
+            }
+        }
+        let mut bad: Vec<String> = names
+            .keys()
+            .filter(|n| !valid_amqp_name(n))
+            .cloned()
+            .collect();
+        bad.sort();
+        clashes.sort();
+        for c in clashes {
+            self.error(
+                file,
+                Pos::new(1, 1),
+                Pos::default(),
+                format!("name clash in the topology: {c}"),
+            );
+        }
+        for n in bad {
+            self.error(file, Pos::new(1, 1), Pos::default(), format!("`{n}` is not a valid queue or exchange name: use letters, digits, `.`, `-`, `_`, `:` (at most 255 bytes)"));
+        }
+    }
+}
+
+fn check_template(key: &str, template: &str) -> Result<(), String> {
+    let Some((_, required, allowed)) = TEMPLATES.iter().find(|(k, _, _)| *k == key) else {
+        return if template.contains('{') {
+            Err(format!("`{key}` is a fixed name and takes no placeholder"))
+        } else if template.is_empty() {
+            Err(format!("`{key}` is empty"))
+        } else {
+            Ok(())
+        };
+    };
+    for r in *required {
+        if !template.contains(r) {
+            return Err(format!(
+                "the `{key}` template must contain `{r}` so that names stay unique"
+            ));
+        }
+    }
+    let mut rest = template;
+    while let Some(start) = rest.find('{') {
+        let end = rest[start..]
+            .find('}')
+            .map(|e| start + e + 1)
+            .ok_or_else(|| format!("unclosed `{{` in `{template}`"))?;
+        let ph = &rest[start..end];
+        if !allowed.contains(&ph) {
+            return Err(format!(
+                "unknown placeholder `{ph}` in `{key}`: it may use {}",
+                allowed.join(", ")
+            ));
+        }
+        rest = &rest[end..];
+    }
+    Ok(())
+}
+
+fn valid_amqp_name(n: &str) -> bool {
+    !n.is_empty()
+        && n.len() <= 255
+        && !n.starts_with("amq.")
+        && n.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':'))
+}
+
+/// Names of the consuming processes that `processes` may configure.
+fn process_names(contexts: &[Context], sagas: &[Saga]) -> Vec<String> {
+    contexts
+        .iter()
+        .flat_map(|c| {
+            [
+                format!("{}.command-handler", c.name),
+                format!("{}.event-handler", c.name),
+            ]
+        })
+        .chain(sagas.iter().map(|s| format!("saga.{}", s.name)))
+        .collect()
+}

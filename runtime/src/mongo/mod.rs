@@ -1,9 +1,11 @@
 //! MongoDB adapters (feature `mongo`, mongodb 3.9 with bson 3): read models
-//! ([`read_model::MongoReadModelStore`]).
+//! ([`read_model::MongoReadModelStore`]) and sagas ([`saga_store::MongoSagaStore`]).
 
 pub mod read_model;
+pub mod saga_store;
 
 pub use read_model::MongoReadModelStore;
+pub use saga_store::MongoSagaStore;
 
 /// Connects to `url` and returns the database `db` (the connection is established lazily by
 /// the driver; use [`ping`] to check it).

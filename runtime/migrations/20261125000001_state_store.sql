@@ -29,7 +29,10 @@ CREATE TABLE outbox (
     message_id     uuid        NOT NULL,
     envelope       jsonb       NOT NULL,
     created_at     timestamptz NOT NULL DEFAULT now(),
-    published_at   timestamptz
+    published_at   timestamptz,
+    -- Set when the broker refused the row for good (unroutable, unencodable): the row is
+    -- marked published so that it does not block its aggregate, and kept for inspection.
+    publish_error  text
 );
 
 -- The relay scans unpublished rows in id order; retention deletes old published rows.

@@ -57,10 +57,7 @@ impl MemoryReadModelStore {
 }
 
 /// Applies updates to copies of the touched documents; returns them for write-back.
-fn stage(
-    inner: &Inner,
-    updates: &[DocumentUpdate],
-) -> Result<Staged, ReadModelError> {
+fn stage(inner: &Inner, updates: &[DocumentUpdate]) -> Result<Staged, ReadModelError> {
     let mut staged: Staged = Vec::new();
     for u in updates {
         validate_update(u)?;

@@ -14,8 +14,8 @@ mod state_store;
 
 pub use outbox_relay::{
     ADVISORY_LOCK_CLASS, BatchReport, OUTBOX_BACKLOG_METRIC, OUTBOX_LAG_METRIC,
-    OUTBOX_PUBLISHED_METRIC, OutboxRelay, OutboxStats, RelayError, purge_processed_commands,
-    purge_published,
+    OUTBOX_PUBLISHED_METRIC, OUTBOX_REJECTED_METRIC, OutboxRelay, OutboxStats, RelayError,
+    purge_processed_commands, purge_published,
 };
 pub use state_store::PgStateStore;
 

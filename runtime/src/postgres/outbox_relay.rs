@@ -17,6 +17,8 @@ pub const OUTBOX_BACKLOG_METRIC: &str = "outbox_backlog";
 pub const OUTBOX_LAG_METRIC: &str = "outbox_lag_seconds";
 /// Counter: outbox rows published.
 pub const OUTBOX_PUBLISHED_METRIC: &str = "outbox_published_total";
+/// Counter: outbox rows the broker refused for good (kept with `publish_error`).
+pub const OUTBOX_REJECTED_METRIC: &str = "outbox_rejected_total";
 
 /// First argument of the relay's `pg_try_advisory_xact_lock(int, int)` calls (a namespace
 /// for the per-aggregate locks; the second argument is `hashtext` of the aggregate key).
@@ -43,6 +45,9 @@ pub enum RelayError {
 pub struct BatchReport {
     /// Rows published and marked.
     pub published: usize,
+    /// Rows the broker refused for good ([`BusError::Rejected`] or [`BusError::Encode`]):
+    /// marked published with their `publish_error`, so they do not block later rows.
+    pub rejected: usize,
     /// Rows taken by this batch.
     pub taken: usize,
     /// The publish error that stopped the batch, if any (the row and the later ones stay
@@ -74,7 +79,10 @@ pub struct OutboxStats {
 /// never publish a later row while an earlier one is held elsewhere. (A hash collision only
 /// serialises two aggregates.) On a publish failure the batch stops: the rows published so
 /// far are marked, the failed row and the rest stay unpublished and are retried after a
-/// back-off, still in order.
+/// back-off, still in order. A row the broker refuses for good ([`BusError::Rejected`], e.g.
+/// an unroutable mandatory message, or [`BusError::Encode`]) would block its aggregate forever:
+/// it is logged, counted ([`OUTBOX_REJECTED_METRIC`]) and marked published with its
+/// `publish_error`, and the batch goes on.
 ///
 /// The relay sleeps on `LISTEN outbox` (every commit notifies it) with a polling fallback
 /// every `poll_interval`, and after each pass reports [`OUTBOX_BACKLOG_METRIC`] and
@@ -160,9 +168,19 @@ impl OutboxRelay {
             ..BatchReport::default()
         };
         let mut published: Vec<i64> = Vec::with_capacity(messages.len());
+        let mut rejected: Vec<(i64, String)> = Vec::new();
         for m in &messages {
             match m.publish(self.bus.as_ref()).await {
                 Ok(()) => published.push(m.id),
+                Err(e @ (BusError::Rejected(_) | BusError::Encode(_))) => {
+                    tracing::error!(
+                        outbox_id = m.id,
+                        message_id = %m.envelope.meta.message_id,
+                        error = %e,
+                        "the broker refused an outbox message for good; skipping it"
+                    );
+                    rejected.push((m.id, e.to_string()));
+                }
                 Err(e) => {
                     tracing::warn!(outbox_id = m.id, error = %e, "outbox publish failed; stopping the batch");
                     report.failure = Some(e.to_string());
@@ -176,8 +194,17 @@ impl OutboxRelay {
                 .execute(&mut *tx)
                 .await?;
         }
+        for (id, error) in &rejected {
+            sqlx::query("UPDATE outbox SET published_at = now(), publish_error = $2 WHERE id = $1")
+                .bind(id)
+                .bind(error)
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
         report.published = published.len();
+        report.rejected = rejected.len();
+        metrics::counter!(OUTBOX_REJECTED_METRIC).increment(rejected.len() as u64);
         metrics::counter!(OUTBOX_PUBLISHED_METRIC).increment(published.len() as u64);
         Ok(report)
     }

@@ -12,6 +12,7 @@ use runtime::topology::TopologyBuilder;
 use runtime::{Envelope, Metadata, RawEnvelope};
 use std::collections::{HashMap, HashSet};
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use support::*;
@@ -110,9 +111,11 @@ async fn consumer_resumes_after_broker_restart_without_loss_or_double_effects() 
 
     let handler = Arc::new(Idempotent::default());
     let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let ready = Arc::new(AtomicBool::new(false));
     let consumer = Consumer::new(&amqp_url(), t.clone(), &queue)
         .unwrap()
-        .prefetch(8);
+        .prefetch(8)
+        .ready_flag(ready.clone());
     let h = handler.clone();
     let task = tokio::spawn(async move {
         consumer
@@ -143,6 +146,11 @@ async fn consumer_resumes_after_broker_restart_without_loss_or_double_effects() 
             "stop_app: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        let r = ready.clone();
+        wait_until(WAIT, "the consumer notices the broker is gone", || async {
+            !r.load(Ordering::SeqCst)
+        })
+        .await;
         // while the broker is down, publishing is an error, not silence
         let down = command(999);
         assert!(matches!(
@@ -152,6 +160,11 @@ async fn consumer_resumes_after_broker_restart_without_loss_or_double_effects() 
         drop(guard); // start_app and wait for the port
     }
 
+    let r = ready.clone();
+    wait_until(WAIT, "the consumer consumes again", || async {
+        r.load(Ordering::SeqCst)
+    })
+    .await;
     for n in 60..100 {
         let m = command(n);
         send_confirmed(&bus, &m).await;

@@ -85,6 +85,16 @@ impl AmqpBus {
         }
     }
 
+    /// Whether the bus currently holds an open connection and channel (for a readiness
+    /// probe; a bus that is not connected reconnects on the next publish).
+    pub async fn is_connected(&self) -> bool {
+        self.link
+            .lock()
+            .await
+            .as_ref()
+            .is_some_and(|l| l.connection.status().connected() && l.channel.status().connected())
+    }
+
     /// The topology the bus routes by.
     pub fn topology(&self) -> &Topology {
         &self.topology

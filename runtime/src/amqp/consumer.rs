@@ -22,6 +22,7 @@ use lapin::{Channel, Connection};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tracing::Instrument;
@@ -91,8 +92,8 @@ impl<H: MessageHandler + ?Sized> MessageHandler for Arc<H> {
     }
 }
 
-/// Default prefetch.
-pub const DEFAULT_PREFETCH: u16 = 16;
+/// Default prefetch (same as `PREFETCH`'s default).
+pub const DEFAULT_PREFETCH: u16 = crate::config::DEFAULT_PREFETCH;
 /// Default interval of the queue-depth gauge update.
 pub const DEFAULT_DEPTH_EVERY: Duration = Duration::from_secs(15);
 
@@ -144,6 +145,7 @@ pub struct Consumer {
     prefetch: u16,
     declare: bool,
     depth_every: Option<Duration>,
+    ready: Option<Arc<AtomicBool>>,
 }
 
 enum SessionEnd {
@@ -165,6 +167,7 @@ impl Consumer {
             prefetch: DEFAULT_PREFETCH,
             declare: true,
             depth_every: Some(DEFAULT_DEPTH_EVERY),
+            ready: None,
         })
     }
 
@@ -184,6 +187,19 @@ impl Consumer {
     pub fn report_depth_every(mut self, every: Option<Duration>) -> Self {
         self.depth_every = every;
         self
+    }
+
+    /// A flag the consumer keeps `true` while it is consuming and `false` otherwise (for a
+    /// readiness probe).
+    pub fn ready_flag(mut self, flag: Arc<AtomicBool>) -> Self {
+        self.ready = Some(flag);
+        self
+    }
+
+    fn set_ready(&self, ready: bool) {
+        if let Some(f) = &self.ready {
+            f.store(ready, Ordering::SeqCst);
+        }
     }
 
     /// The consumed queue.
@@ -255,6 +271,7 @@ impl Consumer {
             _ = stopped(stop) => return SessionEnd::Shutdown,
         };
         let result = self.consume_on(&connection, handler, stop).await;
+        self.set_ready(false);
         let _ = connection.close(200, "consumer done".into()).await;
         match result {
             Ok(()) => SessionEnd::Shutdown,
@@ -288,6 +305,7 @@ impl Consumer {
             )
             .await?;
         tracing::info!(%queue, prefetch = self.prefetch, "consuming");
+        self.set_ready(true);
         let mut depth_tick = self.depth_every.map(|every| {
             let mut i = tokio::time::interval(every);
             i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -385,11 +403,7 @@ impl Consumer {
                                 delivery.ack(BasicAckOptions::default()).await?;
                                 tracing::info!(%queue, attempt, tier = %tier.queue, "retry scheduled");
                             }
-                            Err(BusError::Unavailable(e)) => {
-                                return Err(AmqpError::Lapin(lapin::Error::from(
-                                    std::io::Error::other(e),
-                                )));
-                            }
+                            Err(e @ BusError::Unavailable(_)) => return Err(e.into()),
                             Err(e) => {
                                 tracing::warn!(%queue, error = %e, "retry tier refused the message, requeueing");
                                 delivery
@@ -455,11 +469,7 @@ impl Consumer {
             Ok(()) => {
                 delivery.ack(BasicAckOptions::default()).await?;
             }
-            Err(BusError::Unavailable(e)) => {
-                return Err(AmqpError::Lapin(lapin::Error::from(std::io::Error::other(
-                    e,
-                ))));
-            }
+            Err(e @ BusError::Unavailable(_)) => return Err(e.into()),
             Err(e) => {
                 tracing::error!(queue = %self.work.queue, error = %e,
                     "dead-letter queue refused the message, rejecting it");

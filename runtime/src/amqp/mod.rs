@@ -61,6 +61,9 @@ pub enum AmqpError {
     /// Any other broker or channel error.
     #[error("AMQP error: {0}")]
     Lapin(#[from] lapin::Error),
+    /// Publishing a retry or dead-letter copy failed.
+    #[error("publish failed: {0}")]
+    Publish(#[from] crate::bus::BusError),
     /// A name too long for AMQP (255 bytes).
     #[error("name too long for AMQP: `{0}`")]
     NameTooLong(String),

@@ -162,6 +162,10 @@ impl AmqpBus {
     }
 }
 
+/// How long a publish waits for the broker's confirm before reporting
+/// [`BusError::Unavailable`] (a blocked broker — memory or disk alarm — never answers).
+pub const CONFIRM_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Opens a channel in confirm mode.
 pub(crate) async fn confirm_channel(connection: &Connection) -> Result<Channel, lapin::Error> {
     let channel = connection.create_channel().await?;
@@ -192,21 +196,30 @@ pub(crate) async fn publish_confirmed(
     let name = |s: &str| {
         ShortString::try_new(s).map_err(|_| BusError::Encode(format!("name too long: {s}")))
     };
-    let confirm = channel
-        .basic_publish(
-            name(exchange)?,
-            name(routing_key)?,
-            BasicPublishOptions {
-                mandatory: true,
-                immediate: false,
-            },
-            body,
-            properties,
-        )
+    let publish = async {
+        channel
+            .basic_publish(
+                name(exchange)?,
+                name(routing_key)?,
+                BasicPublishOptions {
+                    mandatory: true,
+                    immediate: false,
+                },
+                body,
+                properties,
+            )
+            .await
+            .map_err(publish_error)?
+            .await
+            .map_err(publish_error)
+    };
+    let confirm = tokio::time::timeout(CONFIRM_TIMEOUT, publish)
         .await
-        .map_err(publish_error)?
-        .await
-        .map_err(publish_error)?;
+        .map_err(|_| {
+            BusError::Unavailable(format!(
+                "no publisher confirm within {CONFIRM_TIMEOUT:?} (broker blocked or unreachable)"
+            ))
+        })??;
     match confirm {
         Confirmation::Ack(None) => Ok(()),
         Confirmation::Ack(Some(returned)) | Confirmation::Nack(Some(returned)) => {

@@ -12,9 +12,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Gauge: number of unpublished outbox rows.
-pub const OUTBOX_BACKLOG_METRIC: &str = "outbox_backlog";
+pub const OUTBOX_BACKLOG_METRIC: &str = crate::observability::names::OUTBOX_BACKLOG;
 /// Gauge: age in seconds of the oldest unpublished outbox row (0 when empty).
-pub const OUTBOX_LAG_METRIC: &str = "outbox_lag_seconds";
+pub const OUTBOX_LAG_METRIC: &str = crate::observability::names::OUTBOX_LAG_SECONDS;
 /// Counter: outbox rows published.
 pub const OUTBOX_PUBLISHED_METRIC: &str = "outbox_published_total";
 /// Counter: outbox rows the broker refused for good (kept with `publish_error`).
@@ -243,10 +243,7 @@ impl OutboxRelay {
 
     async fn report_metrics(&self) {
         match self.stats().await {
-            Ok(s) => {
-                metrics::gauge!(OUTBOX_BACKLOG_METRIC).set(s.backlog as f64);
-                metrics::gauge!(OUTBOX_LAG_METRIC).set(s.lag.as_secs_f64());
-            }
+            Ok(s) => crate::observability::set_outbox(s.backlog.max(0) as u64, s.lag),
             Err(e) => tracing::debug!(error = %e, "cannot read outbox stats"),
         }
     }

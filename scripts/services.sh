@@ -20,6 +20,8 @@ set -euo pipefail
 TIMEOUT="${SERVICES_TIMEOUT:-90}"
 STATE_DIR="${SERVICES_STATE_DIR:-${XDG_STATE_HOME:-/var/tmp}/runtime-services}"
 LOCK_FILE="${SERVICES_LOCK_FILE:-/var/tmp/runtime-services.lock}"
+# taken shared by broker tests and exclusively by broker-restart tests (runtime/tests/support)
+BROKER_LOCK_FILE=/var/tmp/runtime-broker-restart.lock
 mkdir -p "$STATE_DIR"
 
 die() { echo "services.sh: error: $*" >&2; exit 1; }
@@ -128,9 +130,12 @@ if ! mq_ready; then
         apt_install rabbitmq-server
     fi
     if rabbitmq-diagnostics -q ping >/dev/null 2>&1; then
-        # The Erlang node runs but the app is stopped: most likely a broker-restart test
-        # (`rabbitmqctl stop_app`) is in progress; it restarts the app itself. Just wait.
-        :
+        # The Erlang node runs but the app is stopped. If a broker-restart test holds the
+        # broker lock it restarts the app itself: just wait. If nobody holds it, a test died
+        # before restoring the broker: start the app.
+        if flock -n -x "$BROKER_LOCK_FILE" true; then
+            rabbitmqctl -q start_app >/dev/null 2>&1 || true
+        fi
     else
         rabbitmq-server -detached >/dev/null 2>&1 || true
     fi

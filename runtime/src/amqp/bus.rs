@@ -62,7 +62,7 @@ impl std::fmt::Debug for AmqpBus {
 
 impl AmqpBus {
     /// Connects (retrying for up to 30 s) and opens a confirm channel. The topology is not
-    /// declared here (see [`super::declare`]).
+    /// declared here (see [`declare()`](super::declare())).
     pub async fn connect(url: &str, topology: Topology) -> Result<Self, AmqpError> {
         let connection = connect_with_retry(url, Duration::from_secs(30)).await?;
         let channel = confirm_channel(&connection).await?;

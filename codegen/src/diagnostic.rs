@@ -119,8 +119,9 @@ fn render_one(out: &mut String, d: &Diagnostic, sources: &Sources) {
     let pad = " ".repeat(gutter);
     let _ = writeln!(out, "{pad} |");
     let _ = writeln!(out, "{} | {}", d.pos.line, line.replace('\t', " "));
-    let col = (d.pos.column as usize).saturating_sub(1);
-    let available = line.chars().count().saturating_sub(col).max(1);
+    let width = line.chars().count();
+    let col = (d.pos.column as usize).saturating_sub(1).min(width);
+    let available = width.saturating_sub(col).max(1);
     let carets = "^".repeat(d.len.clamp(1, available));
     let _ = writeln!(out, "{pad} | {}{carets}", " ".repeat(col));
     if let Some(help) = &d.help {

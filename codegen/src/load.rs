@@ -128,5 +128,13 @@ fn clean_message(raw: &str) -> String {
     {
         s = after;
     }
+    // The position is shown in front of the message already.
+    if let Some(i) = s.rfind(" at line ")
+        && s[i + 9..].split_once(", column ").is_some_and(|(l, c)| {
+            l.chars().all(|ch| ch.is_ascii_digit()) && c.chars().all(|ch| ch.is_ascii_digit())
+        })
+    {
+        s = &s[..i];
+    }
     s.to_owned()
 }

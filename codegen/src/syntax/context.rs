@@ -1,6 +1,6 @@
 //! The file format of one bounded context, `catalog/<context>.yaml`.
 
-use super::loc::{Loc, NamedMap};
+use super::loc::{ExpressionSchema, Loc, NamedMap};
 use super::shorthand::{ShortOr, Shorthand};
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -162,6 +162,7 @@ pub struct RuleDef {
     pub description: Option<String>,
     /// The condition that must hold, in Rust expression syntax (`state.available >= cmd.quantity`).
     #[serde(default)]
+    #[schemars(with = "Option<ExpressionSchema>")]
     pub check: Option<Loc<String>>,
     /// Name of a hand-written hook (snake_case) deciding the rule instead of `check`.
     #[serde(default)]
@@ -184,6 +185,7 @@ pub struct EmitDef {
     pub event: Loc<String>,
     /// Field values as Rust expressions over `cmd.*`, `state.*` and `meta.*`.
     #[serde(default)]
+    #[schemars(with = "NamedMap<ExpressionSchema>")]
     pub with: NamedMap<Loc<String>>,
 }
 
@@ -223,6 +225,7 @@ pub struct ChangeSet {
     /// `event.*` and `meta.*` (default: the event field named like the key, else the id of
     /// the event's aggregate).
     #[serde(default)]
+    #[schemars(with = "Option<ExpressionSchema>")]
     pub key: Option<Loc<String>>,
     /// Read models only: whether the event creates the document when it does not exist
     /// (default: true for the first `from` entry, false for the others, which skip a
@@ -234,18 +237,23 @@ pub struct ChangeSet {
     pub copy: Vec<Loc<String>>,
     /// Fields set to an expression.
     #[serde(default)]
+    #[schemars(with = "NamedMap<ExpressionSchema>")]
     pub set: NamedMap<Loc<String>>,
     /// Numeric fields increased by an expression.
     #[serde(default)]
+    #[schemars(with = "NamedMap<ExpressionSchema>")]
     pub increment: NamedMap<Loc<String>>,
     /// Numeric fields decreased by an expression.
     #[serde(default)]
+    #[schemars(with = "NamedMap<ExpressionSchema>")]
     pub decrement: NamedMap<Loc<String>>,
     /// List fields an item is appended to.
     #[serde(default)]
+    #[schemars(with = "NamedMap<ExpressionSchema>")]
     pub add: NamedMap<Loc<String>>,
     /// List fields every item equal to the expression is removed from.
     #[serde(default)]
+    #[schemars(with = "NamedMap<ExpressionSchema>")]
     pub remove: NamedMap<Loc<String>>,
     /// Aggregates only: the new lifecycle status.
     #[serde(default)]

@@ -141,3 +141,19 @@ impl<V: JsonSchema> JsonSchema for NamedMap<V> {
         })
     }
 }
+
+/// Schema of an expression written in the catalog: Rust expression syntax, usually a YAML
+/// string; plain YAML numbers and booleans (`100`, `true`) are expressions too.
+pub struct ExpressionSchema;
+
+impl JsonSchema for ExpressionSchema {
+    fn schema_name() -> Cow<'static, str> {
+        "Expression".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "A Rust expression, e.g. `state.available >= cmd.quantity`.",
+            "type": ["string", "number", "boolean"],
+        })
+    }
+}

@@ -1,7 +1,7 @@
 //! The file format of `sagas.yaml`: saga state machines that orchestrate several contexts.
 
 use super::context::Fields;
-use super::loc::{Loc, NamedMap};
+use super::loc::{ExpressionSchema, Loc, NamedMap};
 use super::shorthand::{ShortOr, Shorthand};
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -30,12 +30,14 @@ pub struct SagaDef {
     /// How each event finds its instance: event type -> Rust expression over `event.*` and
     /// `meta.*` (default: the event field named like the correlation field).
     #[serde(default)]
+    #[schemars(with = "NamedMap<ExpressionSchema>")]
     pub correlate: NamedMap<Loc<String>>,
     /// Data kept by the instance.
     pub data: Fields,
     /// Initial data from the start event: data field -> Rust expression over `event.*` and
     /// `meta.*` (default: the start event's field of the same name).
     #[serde(default)]
+    #[schemars(with = "NamedMap<ExpressionSchema>")]
     pub init: NamedMap<Loc<String>>,
     /// The state entered when the saga starts.
     pub initial: Loc<String>,
@@ -81,10 +83,12 @@ pub struct SendDef {
     /// The command, `context.Command`.
     pub command: Loc<String>,
     /// Id of the target aggregate, a Rust expression over `data.*`.
+    #[schemars(with = "ExpressionSchema")]
     pub to: Loc<String>,
     /// Field values: command field -> Rust expression over `data.*` (default: the data field
     /// of the same name).
     #[serde(default)]
+    #[schemars(with = "NamedMap<ExpressionSchema>")]
     pub with: NamedMap<Loc<String>>,
 }
 
@@ -99,6 +103,7 @@ pub struct TransitionDef {
     pub compensate: bool,
     /// Data captured from the event: data field -> Rust expression over `event.*` and `meta.*`.
     #[serde(default)]
+    #[schemars(with = "NamedMap<ExpressionSchema>")]
     pub capture: NamedMap<Loc<String>>,
 }
 

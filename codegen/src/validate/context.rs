@@ -735,6 +735,10 @@ impl Validator<'_> {
                     .find(|(n, _)| *n == f.name)
                     .map(|(n, _)| format!("{}.{n}", root.name()))
             });
+            if by_name.is_none() && self.types.broken_fields.contains(&f.name) {
+                ok = false;
+                continue;
+            }
             let Some(source) = by_name else {
                 let d = self.error(
                     file,
@@ -796,44 +800,45 @@ impl Validator<'_> {
         commands: &[Command],
         events: &mut [Event],
     ) {
-        let mut success: HashMap<String, String> = HashMap::new();
-        let mut rejection: HashMap<String, String> = HashMap::new();
-        for c in commands {
-            for e in &c.emits {
-                success
-                    .entry(e.event.clone())
-                    .or_insert_with(|| c.aggregate.clone());
-            }
-            for e in c
+        // Owners come from what the commands name, even when a command has other problems,
+        // so that one mistake does not also make its events look unused.
+        let mut success: HashSet<String> = HashSet::new();
+        let mut rejection: HashSet<String> = HashSet::new();
+        let mut owners: HashMap<String, HashSet<String>> = HashMap::new();
+        for (_, def) in cf.commands.iter() {
+            let agg = def.aggregate.value.clone();
+            let known = commands.iter().any(|c| c.aggregate == agg);
+            let rejects = def
                 .rules
                 .iter()
-                .filter_map(|r| r.reject.as_ref())
-                .chain(c.on_wrong_status.as_ref())
-            {
-                rejection
-                    .entry(e.event.clone())
-                    .or_insert_with(|| c.aggregate.clone());
-            }
-        }
-        let mut owners: HashMap<String, HashSet<String>> = HashMap::new();
-        for c in commands {
-            let emitted = c
-                .emits
-                .iter()
-                .chain(c.rules.iter().filter_map(|r| r.reject.as_ref()))
-                .chain(c.on_wrong_status.as_ref());
-            for e in emitted {
+                .filter_map(|r| r.value.reject.as_ref().map(|e| e.value.event.value.clone()))
+                .chain(def.on_wrong_status.as_ref().map(|e| e.value.clone()));
+            for e in rejects {
+                rejection.insert(e.clone());
                 owners
-                    .entry(e.event.clone())
+                    .entry(e)
                     .or_default()
-                    .insert(c.aggregate.clone());
+                    .extend(known.then(|| agg.clone()));
+            }
+            for e in &def.emits.value {
+                success.insert(e.value.event.value.clone());
+                owners
+                    .entry(e.value.event.value.clone())
+                    .or_default()
+                    .extend(known.then(|| agg.clone()));
             }
         }
+        // A misspelt event name is reported where it is used; the event it meant to name
+        // then looks unused, which is not reported again.
+        let unresolved = owners
+            .keys()
+            .any(|e| !events.iter().any(|ev| ev.name == *e));
         for (name, _) in cf.events.iter() {
             let Some(event) = events.iter_mut().find(|e| e.name == name.value) else {
                 continue;
             };
             match owners.get(&event.name) {
+                None if unresolved => {}
                 None => {
                     self.error_at(
                         file,
@@ -845,6 +850,7 @@ impl Validator<'_> {
                         ),
                     );
                 }
+                Some(aggs) if aggs.is_empty() => {}
                 Some(aggs) if aggs.len() > 1 => {
                     let mut list: Vec<&String> = aggs.iter().collect();
                     list.sort();
@@ -857,10 +863,10 @@ impl Validator<'_> {
                 }
                 Some(aggs) => {
                     event.aggregate = aggs.iter().next().cloned().unwrap_or_default();
-                    if success.contains_key(&event.name) && rejection.contains_key(&event.name) {
+                    if success.contains(&event.name) && rejection.contains(&event.name) {
                         self.error_at(file, name, Pos::default(), format!("event `{}` is emitted both on success and as a rejection: use two events", name.value));
                     }
-                    event.is_rejection = rejection.contains_key(&event.name);
+                    event.is_rejection = rejection.contains(&event.name);
                 }
             }
         }
@@ -953,6 +959,9 @@ impl Validator<'_> {
         let mut out = Vec::new();
         for name in &cs.copy {
             let Some((_, ty)) = target.iter().find(|(n, _)| *n == name.value) else {
+                if self.types.broken_fields.contains(&name.value) {
+                    continue;
+                }
                 let help = suggest(&name.value, target.iter().map(|(n, _)| n.as_str()));
                 let d = self.error_at(
                     file,
@@ -1003,6 +1012,9 @@ impl Validator<'_> {
         for (map, op) in groups {
             for (name, value) in map.iter() {
                 let Some((_, ty)) = target.iter().find(|(n, _)| *n == name.value) else {
+                    if self.types.broken_fields.contains(&name.value) {
+                        continue;
+                    }
                     let help = suggest(&name.value, target.iter().map(|(n, _)| n.as_str()));
                     let d = self.error_at(
                         file,

@@ -20,6 +20,9 @@ pub trait TypeLookup {
     fn enum_variants(&self, name: &TypeName) -> Option<Vec<String>>;
     /// Whether a context of this name exists.
     fn has_context(&self, name: &str) -> bool;
+    /// Whether a field of this name failed to resolve (and was already reported), so that a
+    /// reference to it must not be reported again.
+    fn is_broken_field(&self, name: &str) -> bool;
 }
 
 /// The variables an expression may read, and where it is written.
@@ -32,6 +35,9 @@ pub struct Scope<'a> {
     pub types: &'a dyn TypeLookup,
     /// The context the expression belongs to (for unqualified enum paths).
     pub context: &'a str,
+    /// Top-level fields left out of scope because of a problem already reported; a reference
+    /// to one is not reported again.
+    pub silenced: Vec<String>,
 }
 
 /// A problem in an expression, positioned within its text.
@@ -45,6 +51,8 @@ pub struct ExprError {
     pub len: usize,
     /// What is wrong.
     pub message: String,
+    /// Whether the problem follows from one already reported (it is then not reported).
+    pub silent: bool,
 }
 
 type Checked = Result<Expr, ExprError>;
@@ -62,6 +70,7 @@ fn error_at(span: Span, message: impl Into<String>) -> ExprError {
         column: start.column,
         len,
         message: message.into(),
+        silent: false,
     }
 }
 
@@ -296,10 +305,13 @@ impl Checker<'_, '_> {
         {
             let (root, fields) = self.root_fields(&p.path.segments[0].ident)?;
             let Some((_, ty)) = fields.iter().find(|(n, _)| *n == member_name) else {
-                return Err(error_at(
+                let mut e = error_at(
                     member.span(),
                     unknown_field(&format!("`{}`", root.name()), &member_name, fields),
-                ));
+                );
+                e.silent = self.scope.types.is_broken_field(&member_name)
+                    || self.scope.silenced.contains(&member_name);
+                return Err(e);
             };
             return Ok(Expr {
                 ty: ty.clone(),
@@ -345,10 +357,12 @@ impl Checker<'_, '_> {
         };
         let fields = self.scope.types.record_fields(&record).unwrap_or_default();
         let Some((_, ty)) = fields.iter().find(|(n, _)| *n == member_name) else {
-            return Err(error_at(
+            let mut e = error_at(
                 member.span(),
                 unknown_field(&format!("`{record}`"), &member_name, &fields),
-            ));
+            );
+            e.silent = self.scope.types.is_broken_field(&member_name);
+            return Err(e);
         };
         path.push(member_name);
         Ok(Expr {
@@ -721,6 +735,9 @@ mod tests {
         fn has_context(&self, _: &str) -> bool {
             false
         }
+        fn is_broken_field(&self, _: &str) -> bool {
+            false
+        }
     }
 
     fn scope() -> Scope<'static> {
@@ -742,6 +759,7 @@ mod tests {
             unavailable: vec![(Root::Event, "no event here".into())],
             types: &NoTypes,
             context: "shop",
+            silenced: vec![],
         }
     }
 

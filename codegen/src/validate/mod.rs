@@ -75,6 +75,8 @@ struct Symbols {
 #[derive(Clone, Debug, Default)]
 struct TypeTable {
     kinds: HashMap<TypeName, ValueKind>,
+    /// Names of fields whose type did not resolve (already reported).
+    broken_fields: std::collections::HashSet<String>,
 }
 
 impl TypeLookup for TypeTable {
@@ -97,6 +99,9 @@ impl TypeLookup for TypeTable {
     }
     fn has_context(&self, name: &str) -> bool {
         self.kinds.keys().any(|k| k.context == name)
+    }
+    fn is_broken_field(&self, name: &str) -> bool {
+        self.broken_fields.contains(name)
     }
 }
 
@@ -325,9 +330,17 @@ impl Validator<'_> {
             }
             let d: &FieldDef = &def.value;
             let Some(ty) = self.resolve_type(file, context, &d.ty, def.pos) else {
+                Rc::make_mut(&mut self.types)
+                    .broken_fields
+                    .insert(name.value.clone());
                 continue;
             };
             let constraints = self.constraints(file, d, &ty, def.pos);
+            if !ok {
+                Rc::make_mut(&mut self.types)
+                    .broken_fields
+                    .insert(name.value.clone());
+            }
             if ok {
                 out.push(Field {
                     name: name.value.clone(),
@@ -486,6 +499,7 @@ impl Validator<'_> {
                 source: site.loc.value.trim().to_owned(),
                 expr,
             }),
+            Err(e) if e.silent => None,
             Err(e) => {
                 let base = if site.loc.pos.is_known() {
                     site.loc.pos
@@ -493,15 +507,18 @@ impl Validator<'_> {
                     site.fallback
                 };
                 let quoted = matches!(self.sources.get(site.file).char_at(base), Some('"' | '\''));
+                let offset = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
                 let pos = if e.line <= 1 {
                     Pos::new(
                         base.line,
-                        base.column + u32::from(quoted) + u32::try_from(e.column).unwrap_or(0),
+                        base.column
+                            .saturating_add(u32::from(quoted))
+                            .saturating_add(offset(e.column)),
                     )
                 } else {
                     Pos::new(
-                        base.line + u32::try_from(e.line - 1).unwrap_or(0),
-                        u32::try_from(e.column + 1).unwrap_or(1),
+                        base.line.saturating_add(offset(e.line - 1)),
+                        offset(e.column).saturating_add(1),
                     )
                 };
                 self.diagnostics
@@ -542,5 +559,6 @@ fn scope<'a>(
         unavailable,
         types,
         context,
+        silenced: Vec::new(),
     }
 }

@@ -150,6 +150,9 @@ impl Validator<'_> {
                         format!("event.{}", kf.name)
                     } else if super::expr_check::same_type(&agg_id, &kf.ty) {
                         "meta.aggregate_id".to_owned()
+                    } else if ev.aggregate.is_empty() {
+                        // The event's owner is unknown because of a problem already reported.
+                        continue;
                     } else {
                         let d = self.error_at(file, event_name, def.pos, format!(
                             "`{}` has no `{}` field of type `{}`, and its aggregate id is a `{agg_id}`: say which document it changes",

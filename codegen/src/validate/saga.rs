@@ -89,6 +89,7 @@ impl Validator<'_> {
     ) -> Option<Saga> {
         let d = &def.value;
         let start = self.qualified_event(file, &d.start, def.pos, contexts);
+        let problems_before = self.diagnostics.len();
         let data = self.fields(file, "", &d.data, "saga data", &[]);
         let data_types = field_types(&data);
         let corr_ty = match data.iter().find(|f| f.name == d.correlation.value) {
@@ -203,7 +204,7 @@ impl Validator<'_> {
         let mut correlate = Vec::new();
         if let Some(corr_ty) = &corr_ty {
             for (key, _) in d.correlate.iter() {
-                if !handled.iter().any(|(n, _, _)| n.to_string() == key.value) {
+                if start.is_some() && !handled.iter().any(|(n, _, _)| n.to_string() == key.value) {
                     self.error_at(
                         file,
                         key,
@@ -258,7 +259,10 @@ impl Validator<'_> {
                 }
             }
         }
-        self.saga_graph(file, d, &states, &state_names);
+        if self.diagnostics.len() == problems_before {
+            // Reachability is only meaningful once every transition resolved.
+            self.saga_graph(file, d, &states, &state_names);
+        }
         let start = start?;
         corr_ty?;
         Some(Saga {
@@ -286,20 +290,33 @@ fn event_scope<'t>(
         .iter()
         .find(|c| c.name == ev_ctx)
         .and_then(|c| c.aggregate(&ev.aggregate))
-        .map(|a| a.id.ty())
-        .unwrap_or(Type::String);
-    scope(
+        .map(|a| a.id.ty());
+    let unknown_owner = agg_id.is_none();
+    let mut sc = scope(
         types,
         "",
         vec![
             (Root::Event, field_types(&ev.fields)),
-            (Root::Meta, meta_fields(agg_id)),
+            (Root::Meta, meta_fields(agg_id.unwrap_or(Type::String))),
         ],
         vec![(
             Root::Data,
             "this expression reads the event (`event.*`, `meta.*`)".into(),
         )],
-    )
+    );
+    if unknown_owner {
+        // The event's aggregate is unknown because of a problem already reported.
+        sc.roots.retain(|(r, _)| *r != Root::Meta);
+        sc.roots.push((
+            Root::Meta,
+            meta_fields(Type::String)
+                .into_iter()
+                .filter(|(n, _)| n != "aggregate_id")
+                .collect(),
+        ));
+        sc.silenced.push("aggregate_id".into());
+    }
+    sc
 }
 
 impl Validator<'_> {
@@ -454,7 +471,7 @@ impl Validator<'_> {
                     c.command, step.command.context, step.command
                 ));
             }
-            if send.is_none() {
+            if s.send.is_none() {
                 self.error_at(file, &sd.value.command, sd.pos, format!("state `{}` sends no command, so it has nothing to compensate", name.value));
             }
             Some(c)
@@ -745,6 +762,32 @@ impl Validator<'_> {
                         name.value, d.initial.value
                     ),
                 );
+            }
+        }
+        // The runtime derives command ids from the state name and attempt, so an instance
+        // must never enter a state twice: the state graph is acyclic.
+        let mut on_cycle: Vec<&str> = Vec::new();
+        for s in states {
+            let mut seen = HashSet::new();
+            let mut stack: Vec<String> = edges(s);
+            while let Some(n) = stack.pop() {
+                if n == s.name {
+                    on_cycle.push(&s.name);
+                    break;
+                }
+                if seen.insert(n.clone())
+                    && let Some(next) = by_name.get(n.as_str())
+                {
+                    stack.extend(edges(next));
+                }
+            }
+        }
+        for (name, _) in d.states.iter() {
+            if on_cycle.contains(&name.value.as_str()) {
+                self.error_at(file, name, Pos::default(), format!(
+                    "state `{}` can be entered again after it was left: saga states form no cycle (retries are declared with `retry`)",
+                    name.value
+                ));
             }
         }
         let mut can_end: HashSet<String> = states

@@ -109,3 +109,49 @@ fn the_schemas_reject_what_the_loader_rejects() {
     let ok = "context: shop\ncommands:\n  A:\n    aggregate: X\n    emits: [E]\n    fields: { q: i32, r: { type: i32, min: 1 } }\n";
     assert!(v.is_valid(&yaml_to_json(ok)));
 }
+
+#[test]
+fn the_runtime_topology_of_the_example_is_consistent() {
+    let (model, _) =
+        codegen::check_files(common::example_files()).unwrap_or_else(|r| panic!("{}", r.render()));
+    let t = codegen::emit::topology::runtime_topology(&model);
+    t.validate().expect("consistent topology");
+    assert_eq!(
+        t.routes("ordering").expect("routes").command_queue,
+        "ordering.commands"
+    );
+    let saga_queue = t
+        .work_queue("saga.order-fulfillment")
+        .expect("saga work queue");
+    assert_eq!(
+        saga_queue
+            .retry_tiers
+            .iter()
+            .map(|r| r.delay_ms)
+            .collect::<Vec<_>>(),
+        [500, 5000]
+    );
+    assert_eq!(saga_queue.dead_letter_queue, "saga.order-fulfillment.dlq");
+    // The ordering EventHandler listens to every context its read model reads.
+    let bound: Vec<&str> = t
+        .bindings
+        .iter()
+        .filter(|b| b.queue == "ordering.event-handler")
+        .map(|b| b.exchange.as_str())
+        .collect();
+    assert_eq!(
+        bound,
+        [
+            "ordering.events",
+            "inventory.events",
+            "payments.events",
+            "shipping.events"
+        ]
+    );
+    // Outcomes always have a queue, so publishing them is routable.
+    assert!(
+        t.bindings
+            .iter()
+            .any(|b| b.exchange == "payments.outcomes" && b.queue == "payments.command-api")
+    );
+}

@@ -5,6 +5,7 @@
 //! nothing else is ever deleted), and [`Output::stale`] reports what differs without writing.
 
 mod output;
+pub mod topology;
 
 pub use output::{Output, WriteSummary};
 

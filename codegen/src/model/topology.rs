@@ -30,8 +30,6 @@ pub struct QueueSettings {
     pub prefetch: u32,
     /// Broker delivery limit (quorum queues only).
     pub delivery_limit: Option<u32>,
-    /// Whether failed messages are dead-lettered.
-    pub dead_letter: bool,
     /// Delayed-retry tiers, ascending.
     pub retry_delays: Vec<Duration>,
     /// Handling attempts before a message is dead-lettered.
@@ -44,7 +42,6 @@ impl Default for QueueSettings {
             kind: QueueKind::Quorum,
             prefetch: 32,
             delivery_limit: Some(10),
-            dead_letter: true,
             retry_delays: vec![
                 Duration::from_secs(1),
                 Duration::from_secs(10),
@@ -66,8 +63,8 @@ pub struct ConsumedQueue {
     pub settings: QueueSettings,
     /// Exchanges bound to the queue (empty for a command queue, fed by the default exchange).
     pub bindings: Vec<String>,
-    /// Dead-letter queue, when dead-lettering is on.
-    pub dead_letter_queue: Option<String>,
+    /// Its dead-letter queue (on the dead-letter exchange, routing key = the queue name).
+    pub dead_letter_queue: String,
     /// Delayed-retry queues with their delay.
     pub retry_queues: Vec<(Duration, String)>,
 }
@@ -85,6 +82,8 @@ pub struct ContextTopology {
     pub outcome_exchange: String,
     /// The queue of its EventHandler.
     pub event_queue: ConsumedQueue,
+    /// The queue of its Command API, bound to the outcome exchange (feeds command status).
+    pub outcome_queue: ConsumedQueue,
 }
 
 /// The queue of one saga orchestrator.
@@ -148,7 +147,7 @@ impl Topology {
     pub fn consumed_queues(&self) -> impl Iterator<Item = &ConsumedQueue> {
         self.contexts
             .iter()
-            .flat_map(|c| [&c.command_queue, &c.event_queue])
+            .flat_map(|c| [&c.command_queue, &c.event_queue, &c.outcome_queue])
             .chain(self.sagas.iter().map(|s| &s.queue))
     }
 

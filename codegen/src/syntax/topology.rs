@@ -15,7 +15,7 @@ pub struct TopologyFile {
     #[serde(default)]
     pub defaults: Option<Loc<QueueSettingsDef>>,
     /// Settings per consuming process: `<context>.command-handler`, `<context>.event-handler`,
-    /// `<context>.command-api` (its outcome queue) or `saga.<SagaName>`.
+    /// `<context>.command-api` (its queue of command outcomes) or `saga.<SagaName>`.
     #[serde(default)]
     pub processes: NamedMap<Loc<QueueSettingsDef>>,
 }
@@ -64,9 +64,6 @@ pub struct QueueSettingsDef {
     /// Deliveries before the broker dead-letters a message (quorum queues; default 10).
     #[serde(default)]
     pub delivery_limit: Option<Loc<u32>>,
-    /// Whether failed messages go to a dead-letter queue (default true).
-    #[serde(default)]
-    pub dead_letter: Option<Loc<bool>>,
     /// Delayed-retry tiers, ascending (default `[1s, 10s, 1m]`); empty: no delayed retry.
     #[serde(default)]
     pub retry_delays: Option<Loc<Vec<Loc<String>>>>,

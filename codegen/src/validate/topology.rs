@@ -99,7 +99,7 @@ impl Validator<'_> {
                 if !known.contains(&name.value) {
                     let help = suggest(&name.value, known.iter().map(String::as_str));
                     let d = self.error_at(file, name, Pos::default(), format!(
-                        "unknown process `{}`: processes are `<context>.command-handler`, `<context>.event-handler` and `saga.<SagaName>`",
+                        "unknown process `{}`: processes are `<context>.command-handler`, `<context>.event-handler`, `<context>.command-api` and `saga.<SagaName>`",
                         name.value
                     ));
                     d.help = help;
@@ -124,9 +124,7 @@ impl Validator<'_> {
         };
         let consumed =
             |name: String, process: String, settings: QueueSettings, bindings: Vec<String>| {
-                let dead_letter_queue = settings
-                    .dead_letter
-                    .then(|| fill(&naming.dead_letter_queue, &[("{queue}", &name)]));
+                let dead_letter_queue = fill(&naming.dead_letter_queue, &[("{queue}", &name)]);
                 let retry_queues = settings
                     .retry_delays
                     .iter()
@@ -167,6 +165,7 @@ impl Validator<'_> {
             }
             let ch = format!("{ctx}.command-handler");
             let eh = format!("{ctx}.event-handler");
+            let api = format!("{ctx}.command-api");
             out_contexts.push(ContextTopology {
                 context: c.name.clone(),
                 command_queue: consumed(
@@ -185,6 +184,15 @@ impl Validator<'_> {
                     eh.clone(),
                     settings(&eh),
                     bindings,
+                ),
+                outcome_queue: consumed(
+                    fill(
+                        &naming.process_queue,
+                        &[("{context}", ctx), ("{process}", "command-api")],
+                    ),
+                    api.clone(),
+                    settings(&api),
+                    vec![fill(&naming.outcome_exchange, &[("{context}", ctx)])],
                 ),
             });
         }
@@ -272,9 +280,6 @@ impl Validator<'_> {
                 s.delivery_limit = Some(l.value);
             }
         }
-        if let Some(dl) = &d.dead_letter {
-            s.dead_letter = dl.value;
-        }
         if let Some(m) = &d.max_attempts {
             if m.value == 0 {
                 self.error(
@@ -337,9 +342,10 @@ impl Validator<'_> {
         }
         for q in t.consumed_queues() {
             add(&q.name, format!("the queue of `{}`", q.process));
-            if let Some(d) = &q.dead_letter_queue {
-                add(d, format!("the dead-letter queue of `{}`", q.process));
-            }
+            add(
+                &q.dead_letter_queue,
+                format!("the dead-letter queue of `{}`", q.process),
+            );
             for (_, r) in &q.retry_queues {
                 add(r, format!("a retry queue of `{}`", q.process));
             }
@@ -416,6 +422,7 @@ fn process_names(contexts: &[Context], sagas: &[Saga]) -> Vec<String> {
             [
                 format!("{}.command-handler", c.name),
                 format!("{}.event-handler", c.name),
+                format!("{}.command-api", c.name),
             ]
         })
         .chain(sagas.iter().map(|s| format!("saga.{}", s.name)))

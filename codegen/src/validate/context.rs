@@ -917,10 +917,12 @@ impl Validator<'_> {
         let changes = self.changes(
             file,
             cs,
-            &target,
-            &event.fields,
+            ChangeTarget {
+                fields: &target,
+                event_fields: &event.fields,
+                what: "state",
+            },
             &scope,
-            "state",
             if apply.pos.is_known() {
                 apply.pos
             } else {
@@ -950,12 +952,15 @@ impl Validator<'_> {
         &mut self,
         file: FileId,
         cs: &ChangeSet,
-        target: &[(String, Type)],
-        event_fields: &[Field],
+        to: ChangeTarget<'_>,
         scope: &super::expr_check::Scope<'_>,
-        what: &str,
         fallback: Pos,
     ) -> Vec<Change> {
+        let ChangeTarget {
+            fields: target,
+            event_fields,
+            what,
+        } = to;
         let mut out = Vec::new();
         for name in &cs.copy {
             let Some((_, ty)) = target.iter().find(|(n, _)| *n == name.value) else {
@@ -1070,6 +1075,13 @@ impl Validator<'_> {
         }
         out
     }
+}
+
+/// What a change set changes: the fields of a state or document, and the event's fields.
+pub(super) struct ChangeTarget<'t> {
+    pub fields: &'t [(String, Type)],
+    pub event_fields: &'t [Field],
+    pub what: &'static str,
 }
 
 /// What expressions inside a command may read.

@@ -57,6 +57,9 @@ pub struct ExprError {
 
 type Checked = Result<Expr, ExprError>;
 
+/// A top-level field of a root: its name and type.
+type Named = (String, Type);
+
 fn error_at(span: Span, message: impl Into<String>) -> ExprError {
     let start = span.start();
     let end = span.end();
@@ -187,10 +190,10 @@ impl Checker<'_, '_> {
         }
     }
 
-    fn root_fields(&self, ident: &syn::Ident) -> Result<(Root, &Vec<(String, Type)>), ExprError> {
+    fn root_fields(&self, ident: &syn::Ident) -> Result<(Root, &[Named]), ExprError> {
         let name = ident.to_string();
         if let Some((root, fields)) = self.scope.roots.iter().find(|(r, _)| r.name() == name) {
-            return Ok((*root, fields));
+            return Ok((*root, fields.as_slice()));
         }
         if let Some((_, why)) = self
             .scope

@@ -169,15 +169,13 @@ impl Validator<'_> {
                         .map(|expr| SourceExpr { source, expr })
                 }
             };
-            let changes = self.changes(
-                file,
-                &change.value,
-                &field_types(&fields),
-                &ev.fields,
-                &sc,
-                "document",
-                change.pos,
-            );
+            let doc_fields = field_types(&fields);
+            let target = super::context::ChangeTarget {
+                fields: &doc_fields,
+                event_fields: &ev.fields,
+                what: "document",
+            };
+            let changes = self.changes(file, &change.value, target, &sc, change.pos);
             let creates = change
                 .value
                 .creates
@@ -466,7 +464,7 @@ impl Validator<'_> {
             );
             ok = false;
         }
-        let row_filter = def.row_filter.as_ref().and_then(|rf| {
+        let row_filter = def.row_filter.as_ref().map(|rf| {
             let r = &rf.value;
             match field_ty(&r.field.value) {
                 Some(Type::String | Type::Uuid) => {}
@@ -484,11 +482,11 @@ impl Validator<'_> {
             for role in &r.except_roles {
                 ok &= self.check_name(file, role, rf.pos, check_snake(&role.value, "role"));
             }
-            Some(RowFilter {
+            RowFilter {
                 field: r.field.value.clone(),
                 claim: r.claim.as_ref().map(|c| c.value.clone()).unwrap_or_else(|| "sub".into()),
                 except_roles: r.except_roles.iter().map(|r| r.value.clone()).collect(),
-            })
+            }
         });
         ok.then(|| QuerySpec {
             path: def.path.value.clone(),

@@ -123,7 +123,10 @@ mod tests {
     #[test]
     fn caused_keeps_flow_and_sets_causation() {
         let root = Metadata::new_root("ordering.PlaceOrder", "acme");
-        let child = root.caused(deterministic_id(root.message_id, "x"), "ordering.OrderPlaced");
+        let child = root.caused(
+            deterministic_id(root.message_id, "x"),
+            "ordering.OrderPlaced",
+        );
         assert_eq!(child.correlation_id, root.correlation_id);
         assert_eq!(child.causation_id, Some(root.message_id));
         assert_eq!(child.tenant_id, "acme");

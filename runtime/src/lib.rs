@@ -37,4 +37,6 @@ pub mod mongo;
 pub mod postgres;
 
 pub use envelope::{Envelope, Metadata, RawEnvelope};
-pub use message::{AggregateRoot, Command, CommandContext, Decision, DomainEvent, Message, MessageSet};
+pub use message::{
+    AggregateRoot, Command, CommandContext, Decision, DomainEvent, Message, MessageSet,
+};

@@ -26,6 +26,7 @@ pub mod read_model;
 pub mod saga;
 pub mod store;
 pub mod topology;
+pub mod validation;
 
 #[cfg(feature = "amqp")]
 pub mod amqp;
@@ -40,3 +41,7 @@ pub use envelope::{Envelope, Metadata, RawEnvelope};
 pub use message::{
     AggregateRoot, Command, CommandContext, Decision, DomainEvent, Message, MessageSet,
 };
+/// Re-exported for generated code and the [`message_set!`] macro.
+pub use serde_json;
+/// Re-exported for generated code.
+pub use {chrono, uuid};

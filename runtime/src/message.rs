@@ -120,3 +120,125 @@ pub trait AggregateRoot: Serialize + DeserializeOwned + Clone + Send + Sync + 's
     /// Applies one accepted event to the state (`None`: the event creates the aggregate).
     fn apply(state: Option<Self>, ctx: &CommandContext, event: &Self::Event) -> Self;
 }
+
+impl<E> Decision<E> {
+    /// A rejection with a code, a message and rejection events.
+    pub fn reject(code: &str, message: impl Into<String>, events: Vec<E>) -> Self {
+        Decision::Reject {
+            code: code.to_owned(),
+            message: message.into(),
+            events,
+        }
+    }
+
+    /// The command targets an aggregate that does not exist.
+    pub fn not_found(aggregate: &str, id: &str) -> Self {
+        Self::reject(
+            "not_found",
+            format!("{aggregate} `{id}` does not exist"),
+            Vec::new(),
+        )
+    }
+
+    /// The command creates an aggregate that exists already.
+    pub fn already_exists(aggregate: &str, id: &str) -> Self {
+        Self::reject(
+            "already_exists",
+            format!("{aggregate} `{id}` exists already"),
+            Vec::new(),
+        )
+    }
+
+    /// The aggregate id of the command is not a valid id.
+    pub fn invalid_id(aggregate: &str, id: &str) -> Self {
+        Self::reject(
+            "invalid_id",
+            format!("`{id}` is not a valid {aggregate} id"),
+            Vec::new(),
+        )
+    }
+}
+
+/// Decodes the payload of an envelope as message `T` (checking its type name).
+pub fn decode_payload<T: Message>(envelope: &crate::RawEnvelope) -> Result<T, DecodeError> {
+    if envelope.meta.message_type != T::TYPE {
+        return Err(DecodeError::UnknownType(envelope.meta.message_type.clone()));
+    }
+    serde_json::from_value(envelope.payload.clone()).map_err(|source| DecodeError::InvalidPayload {
+        message_type: T::TYPE.to_owned(),
+        source,
+    })
+}
+
+/// The aggregate id of an envelope, parsed as the aggregate's id type.
+pub fn aggregate_id<I: std::str::FromStr>(envelope: &crate::RawEnvelope) -> Result<I, DecodeError> {
+    let raw = envelope.meta.aggregate_id.as_deref().unwrap_or_default();
+    raw.parse().map_err(|_| DecodeError::InvalidPayload {
+        message_type: envelope.meta.message_type.clone(),
+        source: <serde_json::Error as serde::de::Error>::custom(format!(
+            "invalid aggregate id `{raw}`"
+        )),
+    })
+}
+
+/// Declares an enum over message types with its [`MessageSet`] implementation and `From`
+/// conversions — what generated contracts use for "every command (event) of an aggregate".
+///
+/// ```
+/// use runtime::{Message, MessageSet};
+/// #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+/// pub struct Opened { pub by: String }
+/// impl Message for Opened { const TYPE: &'static str = "shop.Opened"; }
+///
+/// runtime::message_set! {
+///     /// Events of a cart.
+///     pub enum CartEvent { Opened }
+/// }
+/// let e = CartEvent::decode("shop.Opened", serde_json::json!({"by": "ann"})).unwrap();
+/// assert_eq!(e, CartEvent::Opened(Opened { by: "ann".into() }));
+/// assert_eq!(e.message_type(), "shop.Opened");
+/// assert!(CartEvent::decode("shop.Closed", serde_json::json!({})).is_err());
+/// ```
+#[macro_export]
+macro_rules! message_set {
+    ($(#[$meta:meta])* $vis:vis enum $name:ident { $($(#[$vmeta:meta])* $variant:ident),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Clone, Debug, PartialEq)]
+        $vis enum $name {
+            $($(#[$vmeta])* $variant($variant),)+
+        }
+        impl $crate::MessageSet for $name {
+            const TYPES: &'static [&'static str] = &[$(<$variant as $crate::Message>::TYPE),+];
+            fn decode(
+                message_type: &str,
+                payload: $crate::serde_json::Value,
+            ) -> ::std::result::Result<Self, $crate::message::DecodeError> {
+                $(
+                    if message_type == <$variant as $crate::Message>::TYPE {
+                        return $crate::serde_json::from_value(payload).map($name::$variant).map_err(|source| {
+                            $crate::message::DecodeError::InvalidPayload { message_type: message_type.to_owned(), source }
+                        });
+                    }
+                )+
+                Err($crate::message::DecodeError::UnknownType(message_type.to_owned()))
+            }
+            fn message_type(&self) -> &'static str {
+                match self {
+                    $($name::$variant(_) => <$variant as $crate::Message>::TYPE,)+
+                }
+            }
+            fn encode(&self) -> $crate::serde_json::Value {
+                match self {
+                    $($name::$variant(m) => $crate::serde_json::to_value(m).unwrap_or($crate::serde_json::Value::Null),)+
+                }
+            }
+        }
+        $(
+            impl ::std::convert::From<$variant> for $name {
+                fn from(m: $variant) -> Self {
+                    $name::$variant(m)
+                }
+            }
+        )+
+    };
+}

@@ -13,6 +13,10 @@
 //! | `mongo`    | [`mongo`]: read-model store and saga store                         |
 //! | `http`     | [`http`]: axum server with health, readiness and `/metrics`        |
 //! | `auth`     | JWT validation and Command/Query API plumbing in [`http`]          |
+//!
+//! [`process`] holds one runner per generated process kind (Command API, CommandHandler,
+//! EventHandler, Query API, saga), each available when its features are on, and the
+//! `dev-token` binary (feature `auth`) prints development JWTs.
 #![warn(missing_docs)]
 
 pub mod bus;
@@ -22,6 +26,7 @@ pub mod envelope;
 pub mod memory;
 pub mod message;
 pub mod observability;
+pub mod process;
 pub mod read_model;
 pub mod saga;
 pub mod store;

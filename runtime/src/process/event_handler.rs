@@ -1,0 +1,163 @@
+//! The EventHandler process: projects the subscribed events into MongoDB read models.
+
+use super::support::{self, Check, Process};
+use super::{ProcessError, ProcessInfo, RunOptions};
+use crate::amqp::{HandleOutcome, MessageHandler};
+use crate::envelope::RawEnvelope;
+use crate::message::DecodeError;
+use crate::mongo::MongoReadModelStore;
+use crate::read_model::{DocumentUpdate, IndexSpec, ProjectOutcome, Projector};
+use crate::topology::Topology;
+use async_trait::async_trait;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+/// Delay hint of the retry asked for an event whose predecessor has not been applied yet.
+pub const NOT_YET_RETRY_DELAY: Duration = Duration::from_secs(1);
+
+/// The read-model projection of one EventHandler process (generated per context).
+///
+/// ```
+/// use runtime::message::DecodeError;
+/// use runtime::process::Projection;
+/// use runtime::read_model::{DocumentUpdate, IndexSpec, UpdateOp};
+/// use runtime::RawEnvelope;
+///
+/// struct Orders;
+/// impl Projection for Orders {
+///     fn name(&self) -> &'static str { "ordering-read-models" }
+///     fn event_sources(&self) -> &'static [(&'static str, &'static str)] {
+///         &[("ordering.OrderPlaced", "ordering.Order")]
+///     }
+///     fn indexes(&self) -> Vec<(&'static str, IndexSpec)> {
+///         vec![("orders", IndexSpec { fields: vec![("status".into(), false)], unique: false })]
+///     }
+///     fn updates(&self, event: &RawEnvelope) -> Result<Vec<DocumentUpdate>, DecodeError> {
+///         if event.meta.message_type != "ordering.OrderPlaced" {
+///             return Ok(vec![]);
+///         }
+///         Ok(vec![DocumentUpdate {
+///             collection: "orders".into(),
+///             tenant_id: event.meta.tenant_id.clone(),
+///             key: event.meta.aggregate_id.clone().unwrap_or_default(),
+///             ops: vec![UpdateOp::Set { field: "status".into(), value: "placed".into() }],
+///             upsert: true,
+///         }])
+///     }
+/// }
+/// let meta = runtime::Metadata::new_root("billing.Paid", "acme");
+/// let other = RawEnvelope { meta, payload: serde_json::json!({}) };
+/// assert!(Orders.updates(&other).unwrap().is_empty());
+/// ```
+pub trait Projection: Send + Sync + 'static {
+    /// The projection's name, the namespace of its watermarks (`ordering-read-models`).
+    fn name(&self) -> &'static str;
+    /// `(event type, aggregate type)` for every event of the subscribed contexts.
+    fn event_sources(&self) -> &'static [(&'static str, &'static str)];
+    /// `(collection, index)` for every index of the read models.
+    fn indexes(&self) -> Vec<(&'static str, IndexSpec)>;
+    /// The document updates `event` causes (empty for events the read models do not use);
+    /// a [`DecodeError`] dead-letters the event.
+    fn updates(&self, event: &RawEnvelope) -> Result<Vec<DocumentUpdate>, DecodeError>;
+}
+
+/// Runs an EventHandler process with the configuration from the environment until
+/// [`super::shutdown_signal`]; see [`run_event_handler_with`].
+pub async fn run_event_handler<P: Projection>(
+    info: ProcessInfo,
+    topology: Topology,
+    projection: P,
+) -> Result<(), ProcessError> {
+    run_event_handler_with(info, RunOptions::from_env(&info)?, topology, projection).await
+}
+
+/// Runs an EventHandler process with `options`:
+///
+/// 1. connects to MongoDB (`MONGODB_URL`, `MONGODB_DATABASE`, retrying until it answers),
+///    ensures the projection's indexes;
+/// 2. builds a [`Projector`] named `projection.name()` with every event source;
+/// 3. consumes `info.queue`: `updates(event)` (a [`DecodeError`] dead-letters the event), then
+///    `project`: applied or duplicate → ack; not yet (an earlier event of the aggregate is
+///    missing) → retry after [`NOT_YET_RETRY_DELAY`]; store unavailable → retry; any other
+///    store error → dead-letter;
+/// 4. serves `/health/*` (checks: `mongodb`, `event-consumer`) and `/metrics`.
+///
+/// Needs no PostgreSQL.
+pub async fn run_event_handler_with<P: Projection>(
+    info: ProcessInfo,
+    options: RunOptions,
+    topology: Topology,
+    projection: P,
+) -> Result<(), ProcessError> {
+    let mut process = Process::start(info, options)?;
+    let topology = topology.with_prefix(&process.options.config.name_prefix);
+    topology.validate()?;
+    let queue = process.queue(&topology)?;
+
+    let Some(db) = support::connect_mongo(&process).await? else {
+        return process.run().await;
+    };
+    let store = MongoReadModelStore::new(db.clone());
+    support::ensure_indexes(&store, &projection.indexes()).await?;
+    let projector = projection.event_sources().iter().fold(
+        Projector::new(store, projection.name()),
+        |p, (event, aggregate)| p.with_event_source(*event, *aggregate),
+    );
+
+    let ready = Arc::new(AtomicBool::new(false));
+    let consumer = support::consumer(&process, &topology, &queue, ready.clone())?;
+    support::spawn_consumer(
+        &mut process,
+        consumer,
+        EventConsumer {
+            projection,
+            projector,
+        },
+    );
+    let checks = vec![
+        support::mongo_check(db),
+        Check::flag("event-consumer", ready),
+    ];
+    process.serve(axum::Router::new(), checks).await?;
+    process.run().await
+}
+
+struct EventConsumer<P> {
+    projection: P,
+    projector: Projector<MongoReadModelStore>,
+}
+
+#[async_trait]
+impl<P: Projection> MessageHandler for EventConsumer<P> {
+    async fn handle(&self, msg: RawEnvelope) -> HandleOutcome {
+        let updates = match self.projection.updates(&msg) {
+            Ok(u) => u,
+            Err(e) => {
+                tracing::error!(error = %e, "undecodable event; dead-lettering it");
+                return HandleOutcome::DeadLetter {
+                    reason: e.to_string(),
+                };
+            }
+        };
+        match self.projector.project(&msg, updates).await {
+            Ok(ProjectOutcome::Applied) | Ok(ProjectOutcome::Duplicate) => HandleOutcome::Ack,
+            Ok(ProjectOutcome::NotYet { watermark }) => {
+                tracing::debug!(watermark, "an earlier event is not applied yet; retrying");
+                HandleOutcome::Retry {
+                    delay: Some(NOT_YET_RETRY_DELAY),
+                }
+            }
+            Err(e) if e.is_transient() => {
+                tracing::warn!(error = %e, "read-model store unavailable; retrying");
+                HandleOutcome::Retry { delay: None }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "event cannot be projected; dead-lettering it");
+                HandleOutcome::DeadLetter {
+                    reason: e.to_string(),
+                }
+            }
+        }
+    }
+}

@@ -4,6 +4,7 @@
 //! that set (files the catalog no longer produces are removed, tracked by a manifest, and
 //! nothing else is ever deleted), and [`Output::stale`] reports what differs without writing.
 
+pub mod docs;
 mod output;
 pub mod topology;
 
@@ -28,7 +29,8 @@ impl std::error::Error for EmitError {}
 
 /// Runs every emitter over the model.
 pub fn generate(model: &Model) -> Result<Output, EmitError> {
-    let output = Output::default();
+    let mut output = Output::default();
+    docs::emit(model, &mut output)?;
     let _ = model;
     Ok(output)
 }

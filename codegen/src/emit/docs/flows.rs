@@ -24,7 +24,12 @@ impl Kind {
 }
 
 /// The four processes of a context.
-pub const ROLES: [&str; 4] = ["command-api", "command-handler", "event-handler", "query-api"];
+pub const ROLES: [&str; 4] = [
+    "command-api",
+    "command-handler",
+    "event-handler",
+    "query-api",
+];
 
 /// The process name of a context role: `ordering-command-api`.
 pub fn process(context: &str, role: &str) -> String {

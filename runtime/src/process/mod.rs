@@ -65,7 +65,12 @@ pub mod query_api;
 #[cfg(all(feature = "amqp", feature = "mongo", feature = "http"))]
 pub mod saga;
 
-#[cfg(feature = "http")]
+#[cfg(any(
+    all(feature = "auth", feature = "amqp"),
+    all(feature = "amqp", feature = "postgres", feature = "http"),
+    all(feature = "amqp", feature = "mongo", feature = "http"),
+    all(feature = "auth", feature = "mongo"),
+))]
 mod support;
 
 #[cfg(all(feature = "auth", feature = "amqp"))]
@@ -549,6 +554,7 @@ fn env_millis(variable: &'static str) -> Result<Option<Duration>, ConfigError> {
 }
 
 /// `scheme://user:***@host/...`: a URL safe to log.
+#[cfg(any(feature = "postgres", feature = "mongo", test))]
 pub(crate) fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(s), Some(at)) if at > s + 3 => match url[s + 3..at].split_once(':') {

@@ -267,6 +267,7 @@ impl Check {
     }
 
     /// Ready while `flag` is set (a consumer's ready flag).
+    #[cfg(feature = "amqp")]
     pub(crate) fn flag(
         name: &'static str,
         flag: Arc<std::sync::atomic::AtomicBool>,

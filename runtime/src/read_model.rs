@@ -80,6 +80,38 @@ pub enum UpdateOp {
 }
 
 impl UpdateOp {
+    /// Sets `field` to the JSON form of `value`.
+    pub fn set<T: Serialize + ?Sized>(field: &str, value: &T) -> Self {
+        UpdateOp::Set {
+            field: field.to_owned(),
+            value: serde_json::to_value(value).unwrap_or(Value::Null),
+        }
+    }
+
+    /// Adds `by` (possibly negative) to the numeric `field`.
+    pub fn increment(field: &str, by: i64) -> Self {
+        UpdateOp::Increment {
+            field: field.to_owned(),
+            by,
+        }
+    }
+
+    /// Appends the JSON form of `value` to the array `field`.
+    pub fn push<T: Serialize + ?Sized>(field: &str, value: &T) -> Self {
+        UpdateOp::Push {
+            field: field.to_owned(),
+            value: serde_json::to_value(value).unwrap_or(Value::Null),
+        }
+    }
+
+    /// Removes every element equal to the JSON form of `value` from the array `field`.
+    pub fn pull<T: Serialize + ?Sized>(field: &str, value: &T) -> Self {
+        UpdateOp::Pull {
+            field: field.to_owned(),
+            value: serde_json::to_value(value).unwrap_or(Value::Null),
+        }
+    }
+
     /// The field the operation changes.
     pub fn field(&self) -> &str {
         match self {

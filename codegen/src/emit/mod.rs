@@ -6,6 +6,7 @@
 
 pub mod docs;
 mod output;
+pub mod rust;
 pub mod topology;
 
 pub use output::{Output, WriteSummary};
@@ -29,8 +30,13 @@ impl std::error::Error for EmitError {}
 
 /// Runs every emitter over the model.
 pub fn generate(model: &Model) -> Result<Output, EmitError> {
+    generate_with(model, &rust::RustOptions::default())
+}
+
+/// Runs every emitter over the model with explicit Rust options.
+pub fn generate_with(model: &Model, rust_options: &rust::RustOptions) -> Result<Output, EmitError> {
     let mut output = Output::default();
+    rust::emit(model, rust_options, &mut output)?;
     docs::emit(model, &mut output)?;
-    let _ = model;
     Ok(output)
 }

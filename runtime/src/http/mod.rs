@@ -32,6 +32,8 @@ pub mod query_api;
 #[cfg(feature = "auth")]
 pub mod validate;
 
+/// Re-exported so generated processes need no direct axum dependency.
+pub use axum;
 pub use health::{ReadinessCheck, health_router};
 pub use metrics::{MetricsInstallError, install_metrics_recorder, metrics_router};
 pub use server::{serve, serve_on};

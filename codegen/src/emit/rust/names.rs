@@ -1,0 +1,147 @@
+//! Names of generated crates, modules, items and collections.
+
+use crate::model::{Model, Saga};
+use heck::{ToKebabCase, ToSnakeCase, ToUpperCamelCase};
+use proc_macro2::{Ident, Span};
+
+/// An identifier token.
+pub fn ident(name: &str) -> Ident {
+    Ident::new(name, Span::call_site())
+}
+
+/// The PascalCase identifier of a snake_case name (enum variants).
+pub fn variant(name: &str) -> Ident {
+    ident(&name.to_upper_camel_case())
+}
+
+/// Package name of a context's contracts crate.
+pub fn contracts_package(context: &str) -> String {
+    format!("{}-contracts", context.to_kebab_case())
+}
+
+/// Crate identifier of a context's contracts crate.
+pub fn contracts_crate(context: &str) -> Ident {
+    ident(&format!("{}_contracts", context.to_snake_case()))
+}
+
+/// Package name of a context's read-models crate.
+pub fn read_models_package(context: &str) -> String {
+    format!("{}-read-models", context.to_kebab_case())
+}
+
+/// Crate identifier of a context's read-models crate.
+pub fn read_models_crate(context: &str) -> Ident {
+    ident(&format!("{}_read_models", context.to_snake_case()))
+}
+
+/// Package name of one of a context's processes (`ordering-command-api`).
+pub fn process_package(context: &str, process: Process) -> String {
+    format!("{}-{}", context.to_kebab_case(), process.suffix())
+}
+
+/// Package name of a saga's orchestrator.
+pub fn saga_package(saga: &Saga) -> String {
+    format!("{}-saga", saga.name.to_kebab_case())
+}
+
+/// Package name of a context's hand-written hooks crate.
+pub fn hooks_package(context: &str) -> String {
+    format!("{}-hooks", context.to_kebab_case())
+}
+
+/// Module of an aggregate in its contracts crate.
+pub fn aggregate_module(aggregate: &str) -> Ident {
+    ident(&aggregate.to_snake_case())
+}
+
+/// Read-model collection name.
+pub fn collection(read_model: &str) -> String {
+    read_model.to_snake_case()
+}
+
+/// The hooks trait of a context.
+pub fn hooks_trait(context: &str) -> Ident {
+    ident(&format!("{}Hooks", context.to_upper_camel_case()))
+}
+
+/// Command enum of an aggregate.
+pub fn command_enum(aggregate: &str) -> Ident {
+    ident(&format!("{aggregate}Command"))
+}
+
+/// Event enum of an aggregate.
+pub fn event_enum(aggregate: &str) -> Ident {
+    ident(&format!("{aggregate}Event"))
+}
+
+/// Decision function of a command.
+pub fn decide_fn(command: &str) -> Ident {
+    ident(&command.to_snake_case())
+}
+
+/// The four processes of a context.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Process {
+    /// REST ingress of commands.
+    CommandApi,
+    /// Executes commands.
+    CommandHandler,
+    /// Builds read models.
+    EventHandler,
+    /// REST queries of read models.
+    QueryApi,
+}
+
+impl Process {
+    /// All four, in port order.
+    pub const ALL: [Process; 4] = [
+        Process::CommandApi,
+        Process::CommandHandler,
+        Process::EventHandler,
+        Process::QueryApi,
+    ];
+
+    /// Suffix of the package name.
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Process::CommandApi => "command-api",
+            Process::CommandHandler => "command-handler",
+            Process::EventHandler => "event-handler",
+            Process::QueryApi => "query-api",
+        }
+    }
+
+    /// The runtime features the process links.
+    pub fn features(self) -> &'static [&'static str] {
+        match self {
+            Process::CommandApi => &["auth", "amqp"],
+            Process::CommandHandler => &["amqp", "postgres", "http"],
+            Process::EventHandler => &["amqp", "mongo", "http"],
+            Process::QueryApi => &["auth", "mongo"],
+        }
+    }
+}
+
+/// Default HTTP port of a process: contexts in order get 8100, 8110, ...; the processes of a
+/// context +1 to +4; sagas 8900, 8901, ...
+pub fn default_port(model: &Model, context: &str, process: Process) -> u16 {
+    let index = model
+        .contexts
+        .iter()
+        .position(|c| c.name == context)
+        .unwrap_or(0);
+    let offset = Process::ALL.iter().position(|p| *p == process).unwrap_or(0);
+    8100 + 10 * u16::try_from(index).unwrap_or(0) + 1 + u16::try_from(offset).unwrap_or(0)
+}
+
+/// Default HTTP port of a saga.
+pub fn saga_port(model: &Model, saga: &Saga) -> u16 {
+    8900 + u16::try_from(
+        model
+            .sagas
+            .iter()
+            .position(|s| s.name == saga.name)
+            .unwrap_or(0),
+    )
+    .unwrap_or(0)
+}

@@ -272,10 +272,31 @@ impl Diagram {
 /// sans-serif font, and trims the trailing spaces the crate leaves.
 fn crop(svg: &str, w: f64, h: f64, title: &str) -> String {
     let mut out = String::new();
+    // The crate keeps its font classes in a hash map: sort them for a stable order.
+    let mut style: Option<Vec<String>> = None;
     for line in svg.lines() {
         let line = line.trim_end();
         if line.is_empty() {
             continue;
+        }
+        if line.ends_with("<style>") {
+            style = Some(Vec::new());
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        }
+        if let Some(lines) = &mut style {
+            if line == "</style>" {
+                lines.sort();
+                for l in lines.iter() {
+                    out.push_str(l);
+                    out.push('\n');
+                }
+                style = None;
+            } else {
+                lines.push(line.replace("font-family: Times, serif;", "font-family: sans-serif;"));
+                continue;
+            }
         }
         if let Some(i) = line.find("<svg ") {
             out.push_str(&line[..i]);

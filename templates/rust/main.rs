@@ -3,11 +3,7 @@
 {%- for line in doc_lines %}
 //!{% if !line.is_empty() %} {{ line }}{% endif %}
 {%- endfor %}
-{% for m in modules %}
-#[rustfmt::skip]
-mod {{ m }};
-{%- endfor %}
 
 fn main() -> std::process::ExitCode {
-    wiring::main()
+    {{ krate }}::wiring::main()
 }

@@ -393,6 +393,15 @@ fn aggregate_root(
     }
 }
 
+/// `Vec::new()` or `Vec::from([..])` (prettyplease formats calls, not `vec!`).
+pub(super) fn vec_of(items: Vec<TokenStream>) -> TokenStream {
+    if items.is_empty() {
+        quote!(Vec::new())
+    } else {
+        quote!(Vec::from([#(#items),*]))
+    }
+}
+
 fn emit_event(agg: &Aggregate, emit: &Emit, es: ExprSite<'_>) -> TokenStream {
     let ev_enum = event_enum(&agg.name);
     let ev = ident(&emit.event);
@@ -483,14 +492,19 @@ fn decide(
             let v = variant(s);
             quote!(#status_ty::#v)
         });
-        let events = c.on_wrong_status.iter().map(|e| emit_event(agg, e, es));
+        let events = vec_of(
+            c.on_wrong_status
+                .iter()
+                .map(|e| emit_event(agg, e, es))
+                .collect(),
+        );
         let list = c.allowed_in.join(", ");
         quote! {
             if !matches!(state.status, #(#allowed)|*) {
                 return runtime::Decision::reject(
                     "wrong_status",
                     format!("{} is {:?}; allowed in: {}", #agg_type, state.status, #list),
-                    vec![#(#events),*],
+                    #events,
                 );
             }
         }
@@ -511,15 +525,15 @@ fn decide(
                 quote!(hooks.#m(#state_arg, cmd, ctx))
             }
         };
-        let events = r.reject.iter().map(|e| emit_event(agg, e, es));
+        let events = vec_of(r.reject.iter().map(|e| emit_event(agg, e, es)).collect());
         quote! {
             let #var = #check;
             if !#var {
-                return runtime::Decision::reject(#code, #message, vec![#(#events),*]);
+                return runtime::Decision::reject(#code, #message, #events);
             }
         }
     });
-    let accepted = c.emits.iter().map(|e| emit_event(agg, e, es));
+    let accepted = vec_of(c.emits.iter().map(|e| emit_event(agg, e, es)).collect());
     let hooks = if uses_hooks {
         quote!(hooks)
     } else {
@@ -546,7 +560,7 @@ fn decide(
             #existence
             #status_check
             #(#rules)*
-            runtime::Decision::Accept(vec![#(#accepted),*])
+            runtime::Decision::Accept(#accepted)
         }
     }
 }
@@ -677,7 +691,7 @@ pub fn read_models(model: &Model, ctx: &Context) -> TokenStream {
             }
         }
     });
-    let indexes = ctx.read_models.iter().flat_map(|rm| {
+    let indexes = vec_of(ctx.read_models.iter().flat_map(|rm| {
         let coll = collection(&rm.name);
         let mut fields: Vec<String> = Vec::new();
         if let Some(q) = &rm.query {
@@ -696,7 +710,7 @@ pub fn read_models(model: &Model, ctx: &Context) -> TokenStream {
             let c = coll.clone();
             quote!((#c, runtime::read_model::IndexSpec { fields: vec![(String::from(#f), false)], unique: false }))
         })
-    });
+    }).collect());
     let has_arms = !events.is_empty();
     let body = if has_arms {
         quote! {
@@ -728,7 +742,7 @@ pub fn read_models(model: &Model, ctx: &Context) -> TokenStream {
 
         /// Indexes of the read-model collections (filterable and sortable fields).
         pub fn indexes() -> Vec<(&'static str, runtime::read_model::IndexSpec)> {
-            vec![#(#indexes),*]
+            #indexes
         }
     }
 }
@@ -777,7 +791,7 @@ fn projection_update(
             collection: String::from(#coll),
             tenant_id: envelope.meta.tenant_id.clone(),
             key: #key_string,
-            ops: vec![#(#ops),*],
+            ops: Vec::from([#(#ops),*]),
             upsert: #upsert,
         });
     }

@@ -67,7 +67,7 @@ fn spaced(code: &str) -> String {
         let next = lines.get(i + 1).copied().unwrap_or("");
         let ends_item = *line == "}"
             || *line == "};"
-            || (line.starts_with("use ") && !next.starts_with("use "));
+            || (line.starts_with("use ") && line.ends_with(';') && !next.starts_with("use "));
         let ends_docs = line.starts_with("//!") && !next.starts_with("//!");
         if (ends_item || ends_docs) && !next.is_empty() && !next.starts_with('}') {
             out.push('\n');
@@ -128,7 +128,7 @@ struct MainRs<'a> {
     source: &'a str,
     title: String,
     doc_lines: Vec<String>,
-    modules: Vec<&'a str>,
+    krate: String,
 }
 
 fn toml_string(s: &str) -> String {
@@ -368,14 +368,23 @@ fn process_crate(
         registry_deps: vec![TOKIO],
     };
     out.add(format!("{dir}/Cargo.toml"), render(&cargo)?);
+    let title = format!(
+        "`{package}`: the {title} process of the `{}` context.",
+        ctx.name
+    );
+    let lib = LibRs {
+        source,
+        title: title.clone(),
+        doc_lines: doc_lines(Some(what)),
+        modules: vec!["wiring".into()],
+        reexports: vec![],
+    };
+    out.add(format!("{dir}/src/lib.rs"), render(&lib)?);
     let main = MainRs {
         source,
-        title: format!(
-            "`{package}`: the {title} process of the `{}` context.",
-            ctx.name
-        ),
-        doc_lines: doc_lines(Some(what)),
-        modules: vec!["wiring"],
+        title,
+        doc_lines: Vec::new(),
+        krate: package.replace('-', "_"),
     };
     out.add(format!("{dir}/src/main.rs"), render(&main)?);
     out.add(
@@ -425,11 +434,20 @@ fn saga_crate(
         registry_deps: vec![SERDE, TOKIO],
     };
     out.add(format!("{dir}/Cargo.toml"), render(&cargo)?);
+    let title = format!("`{package}`: the orchestrator of the `{}` saga.", s.name);
+    let lib = LibRs {
+        source,
+        title: title.clone(),
+        doc_lines: doc_lines(s.description.as_deref()),
+        modules: vec!["machine".into(), "wiring".into()],
+        reexports: vec![],
+    };
+    out.add(format!("{dir}/src/lib.rs"), render(&lib)?);
     let main = MainRs {
         source,
-        title: format!("`{package}`: the orchestrator of the `{}` saga.", s.name),
-        doc_lines: doc_lines(s.description.as_deref()),
-        modules: vec!["machine", "wiring"],
+        title,
+        doc_lines: Vec::new(),
+        krate: package.replace('-', "_"),
     };
     out.add(format!("{dir}/src/main.rs"), render(&main)?);
     out.add(

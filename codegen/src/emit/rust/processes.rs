@@ -31,7 +31,7 @@ pub fn wiring(model: &Model, ctx: &Context, process: Process) -> TokenStream {
     let addr = format!("127.0.0.1:{}", default_port(model, &ctx.name, process));
     let info = quote! {
         /// Identity and defaults of this process.
-        const INFO: ProcessInfo = ProcessInfo {
+        pub const INFO: ProcessInfo = ProcessInfo {
             name: #name,
             context: #context,
             queue: #queue,
@@ -74,7 +74,7 @@ pub fn wiring(model: &Model, ctx: &Context, process: Process) -> TokenStream {
                 #info
 
                 /// Every command of the context that has a route.
-                fn routes(api: CommandApi) -> CommandApi {
+                pub fn routes(api: CommandApi) -> CommandApi {
                     api #(#routes)*
                 }
 
@@ -105,14 +105,14 @@ pub fn wiring(model: &Model, ctx: &Context, process: Process) -> TokenStream {
                 //! Wiring of the CommandHandler: consume commands, decide, save state and outbox atomically, relay events.
 
                 use runtime::command_handler::{AggregateCommandHandler, CommandDispatcher};
-                use runtime::postgres::PgStateStore;
+                use runtime::store::StateStore;
                 use runtime::process::{ProcessInfo, main_exit, run_command_handler, topology_from_json};
                 use std::process::ExitCode;
 
                 #info
 
-                /// One handler per aggregate of the context.
-                fn handlers(store: PgStateStore) -> CommandDispatcher {
+                /// One handler per aggregate of the context, over any state store.
+                pub fn handlers<S: StateStore + Clone + 'static>(store: S) -> CommandDispatcher {
                     CommandDispatcher::new() #(#handlers)*
                 }
 
@@ -120,7 +120,7 @@ pub fn wiring(model: &Model, ctx: &Context, process: Process) -> TokenStream {
                 #[tokio::main]
                 pub async fn main() -> ExitCode {
                     let result = match topology_from_json(TOPOLOGY) {
-                        Ok(topology) => run_command_handler(INFO, topology, handlers).await,
+                        Ok(topology) => run_command_handler(INFO, topology, handlers::<runtime::postgres::PgStateStore>).await,
                         Err(e) => Err(e),
                     };
                     main_exit(result)
@@ -161,7 +161,7 @@ pub fn wiring(model: &Model, ctx: &Context, process: Process) -> TokenStream {
                 #info
 
                 /// The read models of the context.
-                struct ReadModels;
+                pub struct ReadModels;
 
                 impl Projection for ReadModels {
                     fn name(&self) -> &'static str {
@@ -262,7 +262,7 @@ pub fn wiring(model: &Model, ctx: &Context, process: Process) -> TokenStream {
                 use std::process::ExitCode;
 
                 /// Identity and defaults of this process.
-                const INFO: ProcessInfo = ProcessInfo {
+                pub const INFO: ProcessInfo = ProcessInfo {
                     name: #name,
                     context: #context,
                     queue: None,
@@ -270,7 +270,7 @@ pub fn wiring(model: &Model, ctx: &Context, process: Process) -> TokenStream {
                 };
 
                 /// The routes of every read model with a query.
-                const ROUTES: &[ReadModelRoute] = &[#(#routes),*];
+                pub const ROUTES: &[ReadModelRoute] = &[#(#routes),*];
 
                 /// Runs the process until Ctrl-C or SIGTERM.
                 #[tokio::main]

@@ -81,7 +81,7 @@ pub fn machine(model: &Model, saga: &Saga) -> TokenStream {
             let max = duration(s.retry.max_delay);
             quote!(RetryPolicy { max_attempts: #attempts, initial_delay: #initial, backoff: #backoff, max_delay: #max })
         };
-        let transitions = s.transitions.iter().enumerate().map(|(i, t)| transition(model, saga, &s.name, i, t, &mut helpers)).collect::<Vec<_>>();
+        let transitions = super::contracts::vec_of(s.transitions.iter().enumerate().map(|(i, t)| transition(model, saga, &s.name, i, t, &mut helpers)).collect());
         let on_timeout = match &s.on_timeout {
             Some(t) => {
                 let tr = transition(model, saga, &s.name, usize::MAX, t, &mut helpers);
@@ -98,7 +98,7 @@ pub fn machine(model: &Model, saga: &Saga) -> TokenStream {
                 retry: #retry,
                 on_timeout: #on_timeout,
                 compensation: #compensation,
-                transitions: vec![#(#transitions),*],
+                transitions: #transitions,
             }
         }
     }).collect::<Vec<_>>();
@@ -152,7 +152,7 @@ pub fn machine(model: &Model, saga: &Saga) -> TokenStream {
                 initial_state: #initial,
                 correlate,
                 init,
-                states: vec![#(#states),*],
+                states: Vec::from([#(#states),*]),
             }
         }
     }

@@ -416,7 +416,8 @@ pub const DEFAULT_OUTBOX_POLL: Duration = Duration::from_secs(1);
 /// ```
 pub struct RunOptions {
     config: ServiceConfig,
-    shutdown: ShutdownFuture,
+    // In a mutex only to make `RunOptions` (and the runner futures holding it) `Sync`.
+    shutdown: std::sync::Mutex<Option<ShutdownFuture>>,
     bound: Option<tokio::sync::oneshot::Sender<SocketAddr>>,
     startup_timeout: Duration,
     shutdown_grace: Duration,
@@ -448,7 +449,7 @@ impl RunOptions {
     pub fn new(config: ServiceConfig) -> Self {
         RunOptions {
             config,
-            shutdown: Box::pin(shutdown_signal()),
+            shutdown: std::sync::Mutex::new(Some(Box::pin(shutdown_signal()))),
             bound: None,
             startup_timeout: DEFAULT_STARTUP_TIMEOUT,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
@@ -482,7 +483,7 @@ impl RunOptions {
 
     /// Stops the process when `shutdown` completes (instead of [`shutdown_signal`]).
     pub fn with_shutdown(mut self, shutdown: impl Future<Output = ()> + Send + 'static) -> Self {
-        self.shutdown = Box::pin(shutdown);
+        self.shutdown = std::sync::Mutex::new(Some(Box::pin(shutdown)));
         self
     }
 

@@ -70,7 +70,12 @@ impl Process {
         crate::observability::describe_metrics();
         let (tx, rx) = watch::channel(false);
         let stop_tx = Arc::new(tx);
-        let shutdown = std::mem::replace(&mut options.shutdown, Box::pin(std::future::pending()));
+        let shutdown: super::ShutdownFuture = options
+            .shutdown
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+            .unwrap_or_else(|| Box::pin(std::future::pending()));
         let trigger = stop_tx.clone();
         let signal = tokio::spawn(async move {
             shutdown.await;

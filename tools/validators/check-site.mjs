@@ -55,7 +55,8 @@ try {
     });
     for (const d of diagrams) {
       // A broken SVG never loads as an image (natural size 0); count the drawn nodes too.
-      const svg = fs.readFileSync(new URL(d.url), 'utf8');
+      let svg = '';
+      try { svg = fs.readFileSync(new URL(d.url), 'utf8'); } catch (e) { problems.push(`diagram file unreadable: ${d.src}`); }
       d.nodes = (svg.match(/<g class="node /g) || []).length;
       d.texts = (svg.match(/<text /g) || []).length;
       delete d.url;

@@ -77,10 +77,25 @@ fn run(cli: &Cli) -> Result<ExitCode, String> {
                 Ok(v) => v,
                 Err(e) => return Ok(report(e)),
             };
-            let output = codegen::emit::generate(&model).map_err(|e| e.to_string())?;
+            let options = codegen::emit::rust::RustOptions {
+                runtime_path: runtime_path(&cli.root),
+            };
+            let output =
+                codegen::emit::generate_with(&model, &options).map_err(|e| e.to_string())?;
             let dir = cli.root.join(codegen::emit::OUTPUT_DIR);
+            let starters = codegen::emit::rust::hooks::starters(&model, &options.runtime_path)
+                .map_err(|e| e.to_string())?;
+            let missing: Vec<&(String, String)> = starters
+                .iter()
+                .filter(|(p, _)| !cli.root.join(p).exists())
+                .collect();
             if *check {
-                let stale = output.stale(&dir).map_err(|e| e.to_string())?;
+                let mut stale = output.stale(&dir).map_err(|e| e.to_string())?;
+                stale.extend(
+                    missing
+                        .iter()
+                        .map(|(p, _)| format!("missing hook crate file: {p}")),
+                );
                 if stale.is_empty() {
                     println!("generated/ is up to date ({} files)", output.len());
                     return Ok(ExitCode::SUCCESS);
@@ -98,6 +113,18 @@ fn run(cli: &Cli) -> Result<ExitCode, String> {
             }
             let summary = output.write(&dir).map_err(|e| e.to_string())?;
             println!("{summary}");
+            for (path, text) in missing {
+                let target = cli.root.join(path);
+                if let Some(parent) = target.parent() {
+                    std::fs::create_dir_all(parent)
+                        .map_err(|e| format!("cannot create `{}`: {e}", parent.display()))?;
+                }
+                std::fs::write(&target, text)
+                    .map_err(|e| format!("cannot write `{}`: {e}", target.display()))?;
+                println!(
+                    "wrote the starter {path}: implement its hooks (the build fails until you do)"
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Schema { out, check } => {
@@ -136,6 +163,20 @@ fn run(cli: &Cli) -> Result<ExitCode, String> {
             }
         }
     }
+}
+
+/// The path of the `runtime` crate relative to the catalog root: the nearest `runtime/`
+/// folder with a `Cargo.toml` in the root or one of its parents.
+fn runtime_path(root: &std::path::Path) -> String {
+    let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    let mut up = String::new();
+    for dir in root.ancestors() {
+        if dir.join("runtime/Cargo.toml").is_file() {
+            return format!("{up}runtime");
+        }
+        up.push_str("../");
+    }
+    "runtime".to_owned()
 }
 
 fn report(e: LoadError) -> ExitCode {

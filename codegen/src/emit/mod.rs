@@ -5,6 +5,7 @@
 //! nothing else is ever deleted), and [`Output::stale`] reports what differs without writing.
 
 pub mod docs;
+pub mod k8s;
 mod output;
 pub mod rust;
 pub mod topology;
@@ -38,5 +39,6 @@ pub fn generate_with(model: &Model, rust_options: &rust::RustOptions) -> Result<
     let mut output = Output::default();
     rust::emit(model, rust_options, &mut output)?;
     docs::emit(model, &mut output)?;
+    k8s::emit(model, &mut output)?;
     Ok(output)
 }

@@ -3,6 +3,7 @@
 //! and askama (Cargo.toml and crate roots).
 
 pub mod contracts;
+pub mod hooks;
 pub mod names;
 pub mod processes;
 pub mod rust_expr;

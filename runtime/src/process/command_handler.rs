@@ -12,6 +12,7 @@ use crate::topology::Topology;
 use async_trait::async_trait;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
 /// Runs a CommandHandler process with the configuration from the environment until
 /// [`super::shutdown_signal`]; see [`run_command_handler_with`].
@@ -73,8 +74,15 @@ pub async fn run_command_handler_with(
         source,
     };
     let max = process.options.db_max_connections;
+    // sqlx itself retries a refused connection for its 30 s acquire timeout: bound each
+    // attempt so that the startup timeout holds.
+    let per_attempt = process.options.startup_timeout.min(Duration::from_secs(10));
     let Some(pool) = process
-        .retry("PostgreSQL", || crate::postgres::connect(&url, max))
+        .retry("PostgreSQL", || async {
+            tokio::time::timeout(per_attempt, crate::postgres::connect(&url, max))
+                .await
+                .unwrap_or(Err(sqlx::Error::PoolTimedOut))
+        })
         .await
         .map_err(pg_error)?
     else {

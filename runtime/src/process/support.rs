@@ -457,8 +457,19 @@ pub(crate) async fn connect_mongo(
     let db = crate::mongo::connect(&url, &cfg.mongodb_database)
         .await
         .map_err(err)?;
+    // The driver waits up to its server selection timeout (30 s by default) per attempt:
+    // bound each attempt so that the startup timeout holds.
+    let per_attempt = process.options.startup_timeout.min(Duration::from_secs(10));
     let ping = process
-        .retry("MongoDB", || crate::mongo::ping(&db))
+        .retry("MongoDB", || async {
+            tokio::time::timeout(per_attempt, crate::mongo::ping(&db))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(mongodb::error::Error::custom(format!(
+                        ": no answer to ping within {per_attempt:?}"
+                    )))
+                })
+        })
         .await
         .map_err(err)?;
     Ok(ping.map(|()| db))

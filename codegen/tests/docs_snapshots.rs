@@ -132,6 +132,14 @@ fn json_schemas_are_valid_and_accept_the_examples() {
                 .should_validate_formats(true)
                 .build(&schema)
                 .unwrap_or_else(|e| panic!("{path}: {e}"));
+            // A field with a pattern and no catalog example gets a placeholder string, so the
+            // examples are checked against the schema without its patterns.
+            let mut unpatterned = schema.clone();
+            strip_patterns(&mut unpatterned);
+            let example_validator = jsonschema::options()
+                .should_validate_formats(true)
+                .build(&unpatterned)
+                .unwrap_or_else(|e| panic!("{path}: {e}"));
             // The example payload shown in the catalog must satisfy the schema.
             let (ctx, msg) = path
                 .trim_start_matches("docs/schemas/")
@@ -145,10 +153,8 @@ fn json_schemas_are_valid_and_accept_the_examples() {
                 .or_else(|| c.event(msg).map(|x| &x.fields))
                 .expect("message");
             let example = codegen::emit::docs::json_schema::example_object(&m, fields);
-            let errors: Vec<String> = validator
+            let errors: Vec<String> = example_validator
                 .iter_errors(&example)
-                // A field with a pattern and no catalog example gets a placeholder string.
-                .filter(|e| !e.to_string().contains("does not match"))
                 .map(|e| format!("{} at {}", e, e.instance_path()))
                 .collect();
             assert!(
@@ -169,6 +175,17 @@ fn json_schemas_are_valid_and_accept_the_examples() {
             checked += 1;
         }
         assert!(checked > 0, "{name}: no schema checked");
+    }
+}
+
+fn strip_patterns(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(o) => {
+            o.remove("pattern");
+            o.values_mut().for_each(strip_patterns);
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(strip_patterns),
+        _ => {}
     }
 }
 

@@ -128,7 +128,7 @@ mod tests {
         let y = to_yaml(&v);
         assert_eq!(
             y,
-            "asyncapi: \"3.0.0\"\ninfo:\n  title: Orders\n  version: \"1\"\ntags:\n  - name: a\n    x:\n      - 1\n      - 2\n  - plain\n  - []\n  - {}\n\"/orders/{id}\":\n  \"yes\": \"no\"\n  empty: \"\"\n  multi: \"a\\nb\"\n  n: 1.5\n  \"null\": null\nlist:\n  - - x\n    - y\n  - k:\n      deep: true\n"
+            "asyncapi: \"3.0.0\"\ninfo:\n  title: Orders\n  version: \"1\"\ntags:\n  - name: a\n    x:\n      - 1\n      - 2\n  - plain\n  - []\n  - {}\n\"/orders/{id}\":\n  \"yes\": \"no\"\n  empty: \"\"\n  multi: \"a\\nb\"\n  \"n\": 1.5\n  \"null\": null\nlist:\n  - - x\n    - \"y\"\n  - k:\n      deep: true\n"
         );
     }
 }

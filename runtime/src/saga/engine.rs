@@ -556,20 +556,15 @@ where
         let state = self.state(target)?;
         doc.current_step = state.name.to_owned();
         doc.timeouts.clear();
-        match state.terminal {
-            Some(SagaOutcome::Completed) => {
-                doc.status = SagaStatus::Completed;
-                return Ok(());
-            }
-            Some(SagaOutcome::Failed) => {
-                doc.status = if doc.timed_out {
-                    SagaStatus::TimedOut
-                } else {
-                    SagaStatus::Failed
-                };
-                return Ok(());
-            }
-            None => {}
+        if let Some(outcome) = state.terminal {
+            doc.status = match outcome {
+                SagaOutcome::Completed => SagaStatus::Completed,
+                SagaOutcome::Failed if doc.timed_out => SagaStatus::TimedOut,
+                SagaOutcome::Failed => SagaStatus::Failed,
+            };
+            // A terminal state may still send one final command (confirm, cancel).
+            self.send_attempt(doc, data, state, 1, cause, now);
+            return Ok(());
         }
         doc.status = if doc.compensations.is_empty() {
             SagaStatus::Running

@@ -122,7 +122,7 @@ pub async fn run_command_handler_with(
 
     let db = pool.clone();
     let checks = vec![
-        Check::new("postgres", move || {
+        Check::from_fn("postgres", move || {
             let db = db.clone();
             async move {
                 sqlx::query("SELECT 1")

@@ -3,11 +3,11 @@
 //!
 //! | process                  | runner                                       | features                  |
 //! |--------------------------|----------------------------------------------|---------------------------|
-//! | `<ctx>-command-api`      | [`command_api::run_command_api`]             | `auth`, `amqp`            |
-//! | `<ctx>-command-handler`  | [`command_handler::run_command_handler`]     | `amqp`, `postgres`, `http`|
-//! | `<ctx>-event-handler`    | [`event_handler::run_event_handler`]         | `amqp`, `mongo`, `http`   |
-//! | `<ctx>-query-api`        | [`query_api::run_query_api`]                 | `auth`, `mongo`           |
-//! | `<saga>-saga`            | [`saga::run_saga`]                           | `amqp`, `mongo`, `http`   |
+//! | `<ctx>-command-api`      | `command_api::run_command_api`             | `auth`, `amqp`            |
+//! | `<ctx>-command-handler`  | `command_handler::run_command_handler`     | `amqp`, `postgres`, `http`|
+//! | `<ctx>-event-handler`    | `event_handler::run_event_handler`         | `amqp`, `mongo`, `http`   |
+//! | `<ctx>-query-api`        | `query_api::run_query_api`                 | `auth`, `mongo`           |
+//! | `<saga>-saga`            | `saga::run_saga`                           | `amqp`, `mongo`, `http`   |
 //!
 //! Every runner reads its [`ServiceConfig`] from the environment (`HTTP_ADDR` defaults to
 //! [`ProcessInfo::default_http_addr`]), initialises logging and the Prometheus recorder,
@@ -24,8 +24,12 @@
 //!
 //! A generated `main.rs`:
 //!
-//! ```ignore
-//! use runtime::process::{ProcessInfo, main_exit, topology_from_json};
+//! ```no_run
+//! # #[cfg(all(feature = "amqp", feature = "postgres", feature = "http"))]
+//! # mod generated {
+//! use runtime::command_handler::CommandDispatcher;
+//! use runtime::postgres::PgStateStore;
+//! use runtime::process::{ProcessInfo, main_exit, run_command_handler, topology_from_json};
 //! use std::process::ExitCode;
 //!
 //! const INFO: ProcessInfo = ProcessInfo {
@@ -34,14 +38,16 @@
 //!     queue: Some("ordering.commands"),
 //!     default_http_addr: "127.0.0.1:8081",
 //! };
+//! # const TOPOLOGY_JSON: &str = "{}";
+//! # fn handlers(_: PgStateStore) -> CommandDispatcher { CommandDispatcher::new() }
 //!
 //! #[tokio::main]
 //! async fn main() -> ExitCode {
-//!     main_exit(async {
-//!         let topology = topology_from_json(ordering_contracts::TOPOLOGY_JSON)?;
-//!         runtime::process::command_handler::run_command_handler(INFO, topology, ordering_command_handler::handlers).await
-//!     }.await)
+//!     let run = async { run_command_handler(INFO, topology_from_json(TOPOLOGY_JSON)?, handlers).await };
+//!     main_exit(run.await)
 //! }
+//! # }
+//! # fn main() {}
 //! ```
 
 use crate::config::{ConfigError, ServiceConfig};
@@ -214,7 +220,7 @@ pub enum ProcessError {
         what: &'static str,
         /// The adapter's error.
         #[source]
-        source: crate::amqp::AmqpError,
+        source: Box<crate::amqp::AmqpError>,
     },
     /// PostgreSQL could not be reached.
     #[cfg(feature = "postgres")]

@@ -260,7 +260,7 @@ pub(crate) struct Check {
 }
 
 impl Check {
-    pub(crate) fn new<F, Fut>(name: &'static str, f: F) -> Arc<dyn ReadinessCheck>
+    pub(crate) fn from_fn<F, Fut>(name: &'static str, f: F) -> Arc<dyn ReadinessCheck>
     where
         F: Fn() -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), String>> + Send + 'static,
@@ -277,7 +277,7 @@ impl Check {
         name: &'static str,
         flag: Arc<std::sync::atomic::AtomicBool>,
     ) -> Arc<dyn ReadinessCheck> {
-        Check::new(name, move || {
+        Check::from_fn(name, move || {
             let ready = flag.load(std::sync::atomic::Ordering::SeqCst);
             async move {
                 if ready {
@@ -354,7 +354,12 @@ pub(crate) async fn connect_bus(
 ) -> Result<Option<Arc<crate::amqp::AmqpBus>>, ProcessError> {
     use crate::amqp::{AmqpBus, AmqpError, connect_with_retry, declare};
     let url = process.options.config.amqp_url.clone();
-    let amqp = |what| move |source| ProcessError::Amqp { what, source };
+    let amqp = |what| {
+        move |source| ProcessError::Amqp {
+            what,
+            source: Box::new(source),
+        }
+    };
     let Some(connection) = process
         .retry("RabbitMQ", || connect_with_retry(&url, Duration::ZERO))
         .await
@@ -386,7 +391,7 @@ pub(crate) async fn connect_bus(
 /// at least accepts a connection now.
 #[cfg(feature = "amqp")]
 pub(crate) fn bus_check(bus: Arc<crate::amqp::AmqpBus>, url: String) -> Arc<dyn ReadinessCheck> {
-    Check::new("rabbitmq", move || {
+    Check::from_fn("rabbitmq", move || {
         let (bus, url) = (bus.clone(), url.clone());
         async move {
             if bus.is_connected().await {
@@ -415,7 +420,7 @@ pub(crate) fn consumer(
         crate::amqp::Consumer::new(&process.options.config.amqp_url, topology.clone(), queue)
             .map_err(|source| ProcessError::Amqp {
                 what: "creating the consumer",
-                source,
+                source: Box::new(source),
             })?;
     Ok(consumer
         .prefetch(process.options.config.prefetch)
@@ -438,7 +443,7 @@ pub(crate) fn spawn_consumer<H: crate::amqp::MessageHandler>(
             .await
             .map_err(|source| ProcessError::Amqp {
                 what: "consuming",
-                source,
+                source: Box::new(source),
             })
     });
 }
@@ -478,7 +483,7 @@ pub(crate) async fn connect_mongo(
 /// Readiness of MongoDB: `ping`.
 #[cfg(feature = "mongo")]
 pub(crate) fn mongo_check(db: mongodb::Database) -> Arc<dyn ReadinessCheck> {
-    Check::new("mongodb", move || {
+    Check::from_fn("mongodb", move || {
         let db = db.clone();
         async move { crate::mongo::ping(&db).await.map_err(|e| e.to_string()) }
     })

@@ -80,6 +80,17 @@ impl Type {
         }
     }
 
+    /// Adds every context whose value types this type refers to (once each).
+    pub fn referenced_contexts(&self, out: &mut Vec<String>) {
+        match self {
+            Type::List(t) | Type::Optional(t) => t.referenced_contexts(out),
+            Type::Record(n) | Type::Enum(n) if !out.contains(&n.context) => {
+                out.push(n.context.clone())
+            }
+            _ => {}
+        }
+    }
+
     /// Whether values of the type may be compared with `<`, `>` and the like.
     pub fn is_ordered(&self) -> bool {
         self.is_integer() || matches!(self, Type::String | Type::Timestamp | Type::Date)

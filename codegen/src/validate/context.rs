@@ -29,7 +29,74 @@ impl Validator<'_> {
             let read_models = self.read_models(*file, cf, &out);
             out[i].read_models = read_models;
         }
+        self.type_cycles(files, &out);
         out
+    }
+
+    /// Reports contexts whose messages and state use each other's value types: their
+    /// contracts crates would depend on each other, which Cargo cannot build.
+    fn type_cycles(&mut self, files: &[(FileId, ContextFile)], contexts: &[Context]) {
+        fn uses(ctx: &Context) -> Vec<String> {
+            let mut types: Vec<&Type> = Vec::new();
+            for t in &ctx.types {
+                if let ValueKind::Record(fields) = &t.kind {
+                    types.extend(fields.iter().map(|f| &f.ty));
+                }
+            }
+            for a in &ctx.aggregates {
+                types.extend(a.fields.iter().map(|f| &f.ty));
+            }
+            for c in &ctx.commands {
+                types.extend(c.fields.iter().map(|f| &f.ty));
+            }
+            for e in &ctx.events {
+                types.extend(e.fields.iter().map(|f| &f.ty));
+            }
+            let mut out = Vec::new();
+            for ty in types {
+                ty.referenced_contexts(&mut out);
+            }
+            out.retain(|c| *c != ctx.name);
+            out.sort();
+            out
+        }
+        let edges: HashMap<&str, Vec<String>> = contexts
+            .iter()
+            .map(|c| (c.name.as_str(), uses(c)))
+            .collect();
+        for (file, cf) in files {
+            let start = cf.context.value.as_str();
+            // A path back to `start` through the "uses types of" relation.
+            let mut stack: Vec<Vec<String>> = edges
+                .get(start)
+                .into_iter()
+                .flatten()
+                .map(|n| vec![n.clone()])
+                .collect();
+            let mut seen = HashSet::new();
+            while let Some(path) = stack.pop() {
+                let last = path.last().expect("non-empty").clone();
+                if last == start {
+                    let chain = std::iter::once(start.to_owned())
+                        .chain(path)
+                        .map(|c| format!("`{c}`"))
+                        .collect::<Vec<_>>()
+                        .join(" -> ");
+                    let d = self.error_at(*file, &cf.context, Pos::default(), format!(
+                        "contexts use each other's value types ({chain}): their contracts crates would depend on each other"
+                    ));
+                    d.help = Some("declare the shared type in one context only, or give each context its own type".into());
+                    break;
+                }
+                if seen.insert(last.clone()) {
+                    for next in edges.get(last.as_str()).into_iter().flatten() {
+                        let mut p = path.clone();
+                        p.push(next.clone());
+                        stack.push(p);
+                    }
+                }
+            }
+        }
     }
 
     fn context_names(&mut self, files: &[(FileId, ContextFile)]) {

@@ -71,9 +71,5 @@ pub fn is_copy(ty: &Type) -> bool {
 
 /// Every other context whose value types a type refers to.
 pub fn referenced_contexts(ty: &Type, out: &mut Vec<String>) {
-    match ty {
-        Type::List(t) | Type::Optional(t) => referenced_contexts(t, out),
-        Type::Record(n) | Type::Enum(n) if !out.contains(&n.context) => out.push(n.context.clone()),
-        _ => {}
-    }
+    ty.referenced_contexts(out);
 }

@@ -216,8 +216,8 @@ pub struct EventDef {
 
 /// Changes to an aggregate state (an event's `apply`) or to a read-model document (a `from`
 /// entry), applied in this order: copy, set, increment, decrement, add, remove, status.
-/// Right-hand sides are Rust expressions over `event.*`, `meta.*`, and `state.*` (aggregates)
-/// or `doc.*` (read models).
+/// Right-hand sides are Rust expressions over `event.*` and `meta.*`, and `state.*` in an
+/// aggregate's `apply`.
 #[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangeSet {

@@ -106,14 +106,17 @@ impl Validator<'_> {
                 .unwrap_or(Type::String);
             let roots = vec![
                 (Root::Event, field_types(&ev.fields)),
-                (Root::Doc, field_types(&fields)),
                 (Root::Meta, meta_fields(agg_id.clone())),
             ];
             let unavailable = vec![
                 (
-                    Root::State,
-                    "read models read the event and the document (`doc.*`), never aggregate state"
+                    Root::Doc,
+                    "projections are applied as updates inside the store, so they read only the event and `meta.*`"
                         .into(),
+                ),
+                (
+                    Root::State,
+                    "read models read the event and `meta.*`, never aggregate state".into(),
                 ),
                 (
                     Root::Cmd,

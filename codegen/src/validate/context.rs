@@ -1014,6 +1014,26 @@ impl Validator<'_> {
         (changes, status)
     }
 
+    /// The type of the changed field `name`, or a diagnostic (none when the field's own type
+    /// failed to resolve, which was reported already).
+    fn target_field(
+        &mut self,
+        file: FileId,
+        target: &[(String, Type)],
+        name: &Loc<String>,
+        fallback: Pos,
+        missing: &str,
+    ) -> Option<Type> {
+        if let Some((_, ty)) = target.iter().find(|(n, _)| *n == name.value) {
+            return Some(ty.clone());
+        }
+        if !self.types.broken_fields.contains(&name.value) {
+            let help = suggest(&name.value, target.iter().map(|(n, _)| n.as_str()));
+            self.error_at(file, name, fallback, missing).help = help;
+        }
+        None
+    }
+
     /// Validates copy/set/increment/decrement/add/remove against target fields.
     pub(super) fn changes(
         &mut self,
@@ -1030,21 +1050,15 @@ impl Validator<'_> {
         } = to;
         let mut out = Vec::new();
         for name in &cs.copy {
-            let Some((_, ty)) = target.iter().find(|(n, _)| *n == name.value) else {
-                if self.types.broken_fields.contains(&name.value) {
-                    continue;
-                }
-                let help = suggest(&name.value, target.iter().map(|(n, _)| n.as_str()));
-                let d = self.error_at(
-                    file,
-                    name,
-                    fallback,
-                    format!("the {what} has no field `{}` to copy into", name.value),
-                );
-                d.help = help;
+            let Some(ty) = self.target_field(
+                file,
+                target,
+                name,
+                fallback,
+                &format!("the {what} has no field `{}` to copy into", name.value),
+            ) else {
                 continue;
             };
-            let ty = ty.clone();
             let Some(ef) = event_fields.iter().find(|f| f.name == name.value) else {
                 self.error_at(
                     file,
@@ -1083,21 +1097,15 @@ impl Validator<'_> {
         ];
         for (map, op) in groups {
             for (name, value) in map.iter() {
-                let Some((_, ty)) = target.iter().find(|(n, _)| *n == name.value) else {
-                    if self.types.broken_fields.contains(&name.value) {
-                        continue;
-                    }
-                    let help = suggest(&name.value, target.iter().map(|(n, _)| n.as_str()));
-                    let d = self.error_at(
-                        file,
-                        name,
-                        fallback,
-                        format!("the {what} has no field `{}`", name.value),
-                    );
-                    d.help = help;
+                let Some(ty) = self.target_field(
+                    file,
+                    target,
+                    name,
+                    fallback,
+                    &format!("the {what} has no field `{}`", name.value),
+                ) else {
                     continue;
                 };
-                let ty = ty.clone();
                 let operand = match op {
                     ChangeOp::Set => Some(ty.clone()),
                     ChangeOp::Increment | ChangeOp::Decrement => {

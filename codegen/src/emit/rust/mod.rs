@@ -157,6 +157,19 @@ fn render<T: Template>(t: &T) -> Result<String, EmitError> {
     Ok(s)
 }
 
+/// Path dependencies on the contracts crates of `contexts` (sorted, once each).
+fn contracts_deps(mut contexts: Vec<String>) -> Vec<(String, String)> {
+    contexts.sort();
+    contexts.dedup();
+    contexts
+        .iter()
+        .map(|c| {
+            let p = names::contracts_package(c);
+            (p.clone(), format!("../{p}"))
+        })
+        .collect()
+}
+
 /// Path from a generated crate back to the catalog root.
 const TO_ROOT: &str = "../../..";
 
@@ -215,15 +228,7 @@ fn contracts_crate(
         rust_type::referenced_contexts(ty, &mut deps);
     }
     deps.retain(|d| *d != ctx.name);
-    deps.sort();
-    let mut path_deps: Vec<(String, String)> = deps
-        .iter()
-        .map(|d| {
-            let p = names::contracts_package(d);
-            (p.clone(), format!("../{p}"))
-        })
-        .collect();
-    path_deps.sort();
+    let path_deps = contracts_deps(deps);
     let cargo = CargoToml {
         source,
         name: &package,
@@ -278,15 +283,7 @@ fn read_models_crate(
             deps.push(p.event.context.clone());
         }
     }
-    deps.sort();
-    deps.dedup();
-    let path_deps = deps
-        .iter()
-        .map(|d| {
-            let p = names::contracts_package(d);
-            (p.clone(), format!("../{p}"))
-        })
-        .collect();
+    let path_deps = contracts_deps(deps);
     let cargo = CargoToml {
         source,
         name: &package,
@@ -416,15 +413,7 @@ fn saga_crate(
             contexts.push(c.command.context.clone());
         }
     }
-    contexts.sort();
-    contexts.dedup();
-    let path_deps = contexts
-        .iter()
-        .map(|c| {
-            let p = names::contracts_package(c);
-            (p.clone(), format!("../{p}"))
-        })
-        .collect();
+    let path_deps = contracts_deps(contexts);
     let cargo = CargoToml {
         source,
         name: &package,

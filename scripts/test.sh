@@ -15,6 +15,18 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets --all-features -- -D warnings
 echo "== generated/ and schema/ are up to date"
 cargo run -q -p codegen -- generate --check
+for catalog in tests/catalogs/*/; do
+  cargo run -q -p codegen -- --root "$catalog" generate --check
+done
 cargo run -q -p codegen -- schema --out schema --check
+echo "== validator of the Kubernetes manifests; the example's binaries for the end-to-end tests"
+scripts/k8s-tools.sh >/dev/null
+packages=(-p order-fulfillment-saga)
+for c in inventory ordering payments shipping; do
+  for p in command-api command-handler event-handler query-api; do
+    packages+=(-p "$c-$p")
+  done
+done
+cargo build -q "${packages[@]}"
 echo "== cargo test"
 cargo test --workspace --all-features

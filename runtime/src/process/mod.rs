@@ -430,6 +430,7 @@ pub struct RunOptions {
     depth_every: Option<Duration>,
     saga_tick: Duration,
     saga_recover: Duration,
+    saga_time_scale: f64,
     db_max_connections: u32,
     outbox_poll: Duration,
 }
@@ -444,6 +445,7 @@ impl std::fmt::Debug for RunOptions {
             .field("depth_every", &self.depth_every)
             .field("saga_tick", &self.saga_tick)
             .field("saga_recover", &self.saga_recover)
+            .field("saga_time_scale", &self.saga_time_scale)
             .field("db_max_connections", &self.db_max_connections)
             .field("outbox_poll", &self.outbox_poll)
             .finish_non_exhaustive()
@@ -462,6 +464,7 @@ impl RunOptions {
             depth_every: Some(DEFAULT_DEPTH_EVERY),
             saga_tick: DEFAULT_SAGA_TICK,
             saga_recover: DEFAULT_SAGA_RECOVER,
+            saga_time_scale: 1.0,
             db_max_connections: DEFAULT_DB_MAX_CONNECTIONS,
             outbox_poll: DEFAULT_OUTBOX_POLL,
         }
@@ -478,6 +481,20 @@ impl RunOptions {
         }
         if let Some(ms) = env_millis("SAGA_RECOVER_MS")? {
             options.saga_recover = ms;
+        }
+        if let Ok(raw) = std::env::var("SAGA_TIME_SCALE")
+            && !raw.trim().is_empty()
+        {
+            match raw.trim().parse::<f64>() {
+                Ok(f) if f.is_finite() && f > 0.0 && f <= 1.0 => options.saga_time_scale = f,
+                _ => {
+                    return Err(ProcessError::Config(crate::config::ConfigError {
+                        variable: "SAGA_TIME_SCALE",
+                        value: raw,
+                        reason: "expected a number in (0, 1]".into(),
+                    }));
+                }
+            }
         }
         Ok(options)
     }
@@ -527,6 +544,15 @@ impl RunOptions {
     /// How often a saga process republishes pending commands (default 30 s).
     pub fn saga_recover_every(mut self, every: Duration) -> Self {
         self.saga_recover = every;
+        self
+    }
+
+    /// Scales every saga timeout and retry delay by `factor` in (0, 1] (`SAGA_TIME_SCALE`),
+    /// so that tests can exercise timeouts quickly. The default, 1, runs the catalog's times.
+    pub fn saga_time_scale(mut self, factor: f64) -> Self {
+        if factor.is_finite() && factor > 0.0 && factor <= 1.0 {
+            self.saga_time_scale = factor;
+        }
         self
     }
 

@@ -65,6 +65,7 @@ where
     D: Serialize + DeserializeOwned + Send + Sync + 'static,
 {
     machine.validate().map_err(ProcessError::SagaMachine)?;
+    let machine = scaled(machine, options.saga_time_scale);
     let mut process = Process::start(info, options)?;
     let topology = topology.with_prefix(&process.options.config.name_prefix);
     topology.validate()?;
@@ -109,6 +110,18 @@ where
     let result = process.run().await;
     bus.close().await;
     result
+}
+
+/// The machine with every timeout and retry delay multiplied by `factor`.
+fn scaled<D>(mut machine: SagaMachine<D>, factor: f64) -> SagaMachine<D> {
+    if factor != 1.0 {
+        for state in &mut machine.states {
+            state.timeout = state.timeout.map(|t| t.mul_f64(factor));
+            state.retry.initial_delay = state.retry.initial_delay.mul_f64(factor);
+            state.retry.max_delay = state.retry.max_delay.mul_f64(factor);
+        }
+    }
+    machine
 }
 
 struct SagaConsumer<D> {

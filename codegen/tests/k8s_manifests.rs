@@ -18,6 +18,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
+/// A named change that breaks a manifest.
+type Mutation = Box<dyn Fn(&mut Value)>;
+
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -176,7 +179,7 @@ fn scaled_objects_pass_the_keda_schema() {
     }
 
     // Broken copies must fail: each mutation is one mistake KEDA would reject or misread.
-    let mutations: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+    let mutations: Vec<(&str, Mutation)> = vec![
         (
             "missing queueName",
             Box::new(|d| {

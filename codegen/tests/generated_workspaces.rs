@@ -128,10 +128,11 @@ fn processes_link_only_what_they_need() {
 
 #[test]
 fn hook_starters_are_written_once_and_fail_the_build_until_implemented() {
-    // A copy of the `single` catalog (it has a hook) inside the target folder, so that the
-    // runtime crate is found relative to it.
-    let work =
-        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("hooks-{}", std::process::id()));
+    // A copy of the `single` catalog (it has a hook) inside the repository's ignored `target/`
+    // folder (whatever CARGO_TARGET_DIR says), so that the runtime crate is found relative to it.
+    let work = common::repo_root()
+        .join("target")
+        .join(format!("hooks-test-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&work);
     let source = common::repo_root().join("tests/catalogs/single/catalog");
     std::fs::create_dir_all(work.join("catalog")).expect("mkdir");

@@ -139,6 +139,25 @@ pub struct DocumentUpdate {
     pub upsert: bool,
 }
 
+impl DocumentUpdate {
+    /// The changes an event makes to the document `key` of `collection`, in the event's tenant.
+    pub fn for_event(
+        collection: &str,
+        event: &RawEnvelope,
+        key: String,
+        upsert: bool,
+        ops: Vec<UpdateOp>,
+    ) -> Self {
+        DocumentUpdate {
+            collection: collection.to_owned(),
+            tenant_id: event.meta.tenant_id.clone(),
+            key,
+            ops,
+            upsert,
+        }
+    }
+}
+
 /// Comparison of a [`FieldFilter`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -730,6 +730,9 @@ pub fn read_models(model: &Model, ctx: &Context) -> TokenStream {
     quote! {
         //! Read models of the context: their documents and how events change them.
 
+        #[allow(unused_imports)]
+        use runtime::read_model::{DocumentUpdate, UpdateOp};
+
         #(#docs_structs)*
 
         /// The document changes one event makes to the read models of this context (none for
@@ -762,7 +765,7 @@ fn projection_update(
     };
     let key_name = &rm.key;
     let key_value = es.value(&p.key.expr);
-    let mut ops = vec![quote!(runtime::read_model::UpdateOp::set(#key_name, &#key_value))];
+    let mut ops = vec![quote!(UpdateOp::set(#key_name, &#key_value))];
     for c in &p.changes {
         let f = &c.field;
         let v = es.value(&c.value.expr);
@@ -772,28 +775,22 @@ fn projection_update(
             _ => quote!(#v as i64),
         };
         ops.push(match c.op {
-            ChangeOp::Set => quote!(runtime::read_model::UpdateOp::set(#f, &#v)),
+            ChangeOp::Set => quote!(UpdateOp::set(#f, &#v)),
             ChangeOp::Increment => {
                 let by = as_i64(v, &c.value.expr.ty);
-                quote!(runtime::read_model::UpdateOp::increment(#f, #by))
+                quote!(UpdateOp::increment(#f, #by))
             }
             ChangeOp::Decrement => {
                 let by = as_i64(v, &c.value.expr.ty);
-                quote!(runtime::read_model::UpdateOp::increment(#f, -#by))
+                quote!(UpdateOp::increment(#f, -#by))
             }
-            ChangeOp::Add => quote!(runtime::read_model::UpdateOp::push(#f, &#v)),
-            ChangeOp::Remove => quote!(runtime::read_model::UpdateOp::pull(#f, &#v)),
+            ChangeOp::Add => quote!(UpdateOp::push(#f, &#v)),
+            ChangeOp::Remove => quote!(UpdateOp::pull(#f, &#v)),
         });
     }
     let upsert = p.creates;
     quote! {
-        updates.push(runtime::read_model::DocumentUpdate {
-            collection: String::from(#coll),
-            tenant_id: envelope.meta.tenant_id.clone(),
-            key: #key_string,
-            ops: Vec::from([#(#ops),*]),
-            upsert: #upsert,
-        });
+        updates.push(DocumentUpdate::for_event(#coll, envelope, #key_string, #upsert, Vec::from([#(#ops),*])));
     }
 }
 

@@ -11,7 +11,6 @@ use runtime::bus::{BusError, MessageBus};
 use runtime::topology::TopologyBuilder;
 use runtime::{Envelope, Metadata, RawEnvelope};
 use std::collections::{HashMap, HashSet};
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -38,34 +37,6 @@ impl MessageHandler for Idempotent {
             self.effects.lock().unwrap().push(id);
         }
         HandleOutcome::Ack
-    }
-}
-
-fn rabbitmqctl(arg: &str) -> std::process::Output {
-    Command::new("rabbitmqctl")
-        .arg(arg)
-        .output()
-        .unwrap_or_else(|e| panic!("rabbitmqctl {arg}: {e}"))
-}
-
-/// Restarts the RabbitMQ app when dropped (also on panic), and waits for the AMQP port.
-struct RestartGuard;
-
-impl Drop for RestartGuard {
-    fn drop(&mut self) {
-        let out = rabbitmqctl("start_app");
-        if !out.status.success() {
-            eprintln!(
-                "rabbitmqctl start_app failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        let deadline = std::time::Instant::now() + WAIT;
-        while std::net::TcpStream::connect("127.0.0.1:5672").is_err()
-            && std::time::Instant::now() < deadline
-        {
-            std::thread::sleep(Duration::from_millis(100));
-        }
     }
 }
 
@@ -139,7 +110,7 @@ async fn consumer_resumes_after_broker_restart_without_loss_or_double_effects() 
     .await;
 
     {
-        let guard = RestartGuard;
+        let guard = StartAppGuard;
         let out = rabbitmqctl("stop_app");
         assert!(
             out.status.success(),

@@ -15,37 +15,10 @@ use runtime::amqp::{AmqpBus, declare, from_delivery};
 use runtime::command_handler::AggregateCommandHandler;
 use runtime::postgres::{OutboxRelay, PgStateStore, connect, run_migrations};
 use runtime::topology::{Source, TopologyBuilder};
-use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const WAIT: Duration = Duration::from_secs(90);
-
-fn rabbitmqctl(arg: &str) -> std::process::Output {
-    Command::new("rabbitmqctl")
-        .arg(arg)
-        .output()
-        .unwrap_or_else(|e| panic!("rabbitmqctl {arg}: {e}"))
-}
-
-/// Starts the RabbitMQ app when dropped (also on panic) and waits for the AMQP port.
-struct StartAppGuard;
-
-impl Drop for StartAppGuard {
-    fn drop(&mut self) {
-        let out = rabbitmqctl("start_app");
-        if !out.status.success() {
-            eprintln!(
-                "rabbitmqctl start_app failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        let deadline = Instant::now() + WAIT;
-        while std::net::TcpStream::connect("127.0.0.1:5672").is_err() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_wait_in_the_outbox_while_the_broker_is_stopped_and_arrive_in_order_after() {
@@ -103,8 +76,8 @@ async fn events_wait_in_the_outbox_while_the_broker_is_stopped_and_arrive_in_ord
         .unwrap();
 
     // Broker down: commands still commit; their events (and outcomes) wait in the outbox.
-    let guard = StartAppGuard;
-    let out = rabbitmqctl("stop_app");
+    let guard = support::StartAppGuard;
+    let out = support::rabbitmqctl("stop_app");
     assert!(
         out.status.success(),
         "stop_app: {}",

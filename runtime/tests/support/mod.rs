@@ -278,3 +278,31 @@ pub async fn next_message(
     })
     .await
 }
+
+/// Runs `rabbitmqctl <arg>` (the tests run as root beside the broker).
+pub fn rabbitmqctl(arg: &str) -> std::process::Output {
+    std::process::Command::new("rabbitmqctl")
+        .arg(arg)
+        .output()
+        .unwrap_or_else(|e| panic!("rabbitmqctl {arg}: {e}"))
+}
+
+/// Starts the RabbitMQ app when dropped (also on panic) and waits up to 90 s for the AMQP
+/// port: what a test that runs `rabbitmqctl stop_app` holds so the broker always comes back.
+pub struct StartAppGuard;
+
+impl Drop for StartAppGuard {
+    fn drop(&mut self) {
+        let out = rabbitmqctl("start_app");
+        if !out.status.success() {
+            eprintln!(
+                "rabbitmqctl start_app failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let deadline = Instant::now() + Duration::from_secs(90);
+        while std::net::TcpStream::connect("127.0.0.1:5672").is_err() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}

@@ -291,11 +291,23 @@ pub struct SourcePosition {
 impl SourcePosition {
     /// The id of the watermark of this source for `projection`.
     pub fn watermark_id(&self, projection: &str) -> String {
-        format!(
-            "{projection}/{}/{}/{}",
-            self.tenant_id, self.aggregate_type, self.aggregate_id
+        watermark_id(
+            projection,
+            &self.tenant_id,
+            &self.aggregate_type,
+            &self.aggregate_id,
         )
     }
+}
+
+/// The id of the watermark of one source aggregate for `projection`.
+pub fn watermark_id(
+    projection: &str,
+    tenant_id: &str,
+    aggregate_type: &str,
+    aggregate_id: &str,
+) -> String {
+    format!("{projection}/{tenant_id}/{aggregate_type}/{aggregate_id}")
 }
 
 /// The id of the de-duplication marker of a version-less event for `projection`.

@@ -239,13 +239,8 @@ impl ReadModelStore for MemoryReadModelStore {
         aggregate_type: &str,
         aggregate_id: &str,
     ) -> Result<i64, ReadModelError> {
-        let id = SourcePosition {
-            tenant_id: tenant_id.into(),
-            aggregate_type: aggregate_type.into(),
-            aggregate_id: aggregate_id.into(),
-            version: 0,
-        }
-        .watermark_id(projection);
+        let id =
+            crate::read_model::watermark_id(projection, tenant_id, aggregate_type, aggregate_id);
         Ok(self.lock().watermarks.get(&id).copied().unwrap_or(0))
     }
 }

@@ -6,8 +6,8 @@
 
 use crate::read_model::{
     DocumentUpdate, FilterOp, IndexSpec, Page, ProjectOutcome, ProjectionWrite, Query,
-    ReadModelError, ReadModelStore, SourcePosition, UpdateOp, WATERMARKS, event_marker_id,
-    strip_bookkeeping, validate_query, validate_update,
+    ReadModelError, ReadModelStore, UpdateOp, WATERMARKS, event_marker_id, strip_bookkeeping,
+    validate_query, validate_update,
 };
 use async_trait::async_trait;
 use futures_util::TryStreamExt;
@@ -413,13 +413,8 @@ impl ReadModelStore for MongoReadModelStore {
         aggregate_type: &str,
         aggregate_id: &str,
     ) -> Result<i64, ReadModelError> {
-        let id = SourcePosition {
-            tenant_id: tenant_id.into(),
-            aggregate_type: aggregate_type.into(),
-            aggregate_id: aggregate_id.into(),
-            version: 0,
-        }
-        .watermark_id(projection);
+        let id =
+            crate::read_model::watermark_id(projection, tenant_id, aggregate_type, aggregate_id);
         let found = self
             .collection(WATERMARKS)
             .find_one(doc! { "_id": id })

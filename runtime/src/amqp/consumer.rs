@@ -27,6 +27,22 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tracing::Instrument;
 
+/// Longest wait for the broker to take an ack or a nack. When the connection breaks under
+/// one, lapin can leave it pending for ever; the session then ends and reconnects instead, and
+/// the broker redelivers the unsettled message.
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Acks or nacks a delivery within [`SETTLE_TIMEOUT`].
+async fn settle<T>(op: impl Future<Output = Result<T, lapin::Error>>) -> Result<(), AmqpError> {
+    match tokio::time::timeout(SETTLE_TIMEOUT, op).await {
+        Ok(result) => result.map(drop).map_err(Into::into),
+        Err(_) => Err(AmqpError::Lapin(lapin::Error::from(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "the broker did not take an ack or nack in time (connection lost)",
+        )))),
+    }
+}
+
 /// What the handler decided about a message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum HandleOutcome {
@@ -377,7 +393,7 @@ impl Consumer {
         let _entered = span.enter();
         match outcome {
             HandleOutcome::Ack => {
-                delivery.ack(BasicAckOptions::default()).await?;
+                settle(delivery.ack(BasicAckOptions::default())).await?;
                 obs::record_handled(queue, &message_type, "ack", elapsed);
             }
             HandleOutcome::Retry { delay } if attempt >= self.work.max_attempts => {
@@ -400,29 +416,27 @@ impl Consumer {
                             .await
                         {
                             Ok(()) => {
-                                delivery.ack(BasicAckOptions::default()).await?;
+                                settle(delivery.ack(BasicAckOptions::default())).await?;
                                 tracing::info!(%queue, attempt, tier = %tier.queue, "retry scheduled");
                             }
                             Err(e @ BusError::Unavailable(_)) => return Err(e.into()),
                             Err(e) => {
                                 tracing::warn!(%queue, error = %e, "retry tier refused the message, requeueing");
-                                delivery
-                                    .nack(BasicNackOptions {
-                                        multiple: false,
-                                        requeue: true,
-                                    })
-                                    .await?;
+                                settle(delivery.nack(BasicNackOptions {
+                                    multiple: false,
+                                    requeue: true,
+                                }))
+                                .await?;
                             }
                         }
                     }
                     None => {
                         tracing::info!(%queue, attempt, "no retry tier, requeueing");
-                        delivery
-                            .nack(BasicNackOptions {
-                                multiple: false,
-                                requeue: true,
-                            })
-                            .await?;
+                        settle(delivery.nack(BasicNackOptions {
+                            multiple: false,
+                            requeue: true,
+                        }))
+                        .await?;
                     }
                 }
                 obs::record_retried(queue, &message_type);
@@ -467,15 +481,13 @@ impl Consumer {
         .await
         {
             Ok(()) => {
-                delivery.ack(BasicAckOptions::default()).await?;
+                settle(delivery.ack(BasicAckOptions::default())).await?;
             }
             Err(e @ BusError::Unavailable(_)) => return Err(e.into()),
             Err(e) => {
                 tracing::error!(queue = %self.work.queue, error = %e,
                     "dead-letter queue refused the message, rejecting it");
-                delivery
-                    .reject(BasicRejectOptions { requeue: false })
-                    .await?;
+                settle(delivery.reject(BasicRejectOptions { requeue: false })).await?;
             }
         }
         Ok(())

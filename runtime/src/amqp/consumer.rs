@@ -288,7 +288,13 @@ impl Consumer {
         };
         let result = self.consume_on(&connection, handler, stop).await;
         self.set_ready(false);
-        let _ = connection.close(200, "consumer done".into()).await;
+        // Closing a connection the broker already dropped can wait for ever: bound it, so a
+        // broken session always gives way to a new one.
+        let _ = tokio::time::timeout(
+            SETTLE_TIMEOUT,
+            connection.close(200, "consumer done".into()),
+        )
+        .await;
         match result {
             Ok(()) => SessionEnd::Shutdown,
             Err(e) => {

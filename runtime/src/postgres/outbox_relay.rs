@@ -76,7 +76,10 @@ pub struct OutboxStats {
 /// transaction-scoped advisory lock `pg_try_advisory_xact_lock(ADVISORY_LOCK_CLASS,
 /// hashtext(tenant/type/id))` it obtains (evaluated in the `WHERE` clause). So while one relay
 /// holds rows of an aggregate, every other relay skips *all* rows of that aggregate — it can
-/// never publish a later row while an earlier one is held elsewhere. (A hash collision only
+/// never publish a later row while an earlier one is held elsewhere; and a batch drops the rows
+/// of an aggregate unless it holds that aggregate's oldest unpublished row (the locks are
+/// tried during the scan, so a lock freed mid-scan could otherwise let a batch skip a row and
+/// take a later one). (A hash collision only
 /// serialises two aggregates.) On a publish failure the batch stops: the rows published so
 /// far are marked, the failed row and the rest stay unpublished and are retried after a
 /// back-off, still in order. A row the broker refuses for good ([`BusError::Rejected`], e.g.
@@ -125,6 +128,45 @@ impl OutboxRelay {
         self
     }
 
+    /// Keeps only the rows of aggregates whose oldest unpublished row is the first row this
+    /// batch took. The advisory locks are tried row by row while the `SELECT` scans, with the
+    /// statement's snapshot: when another relay commits (and releases an aggregate's lock)
+    /// during the scan, this batch can skip that aggregate's next row (lock still held) and
+    /// then take a later one (lock just freed). A fresh statement sees the other relay's
+    /// commit, so the gap shows, and those rows wait for the next batch instead of being
+    /// published out of order.
+    async fn oldest_first(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+        messages: Vec<OutboxMessage>,
+    ) -> Result<Vec<OutboxMessage>, RelayError> {
+        let mut firsts: Vec<(&AggregateKey, i64)> = Vec::new();
+        for m in &messages {
+            if !firsts.iter().any(|(k, _)| *k == &m.key) {
+                firsts.push((&m.key, m.id));
+            }
+        }
+        let mut in_order: Vec<AggregateKey> = Vec::new();
+        for (key, first) in firsts {
+            let oldest: Option<i64> = sqlx::query_scalar(
+                "SELECT min(id) FROM outbox WHERE published_at IS NULL \
+                   AND tenant_id = $1 AND aggregate_type = $2 AND aggregate_id = $3",
+            )
+            .bind(&key.tenant_id)
+            .bind(&key.aggregate_type)
+            .bind(&key.aggregate_id)
+            .fetch_one(&mut **tx)
+            .await?;
+            if oldest == Some(first) {
+                in_order.push(key.clone());
+            }
+        }
+        Ok(messages
+            .into_iter()
+            .filter(|m| in_order.contains(&m.key))
+            .collect())
+    }
+
     /// Publishes one batch (see the type documentation).
     pub async fn relay_batch(&self) -> Result<BatchReport, RelayError> {
         let mut tx = self.pool.begin().await?;
@@ -163,6 +205,7 @@ impl OutboxRelay {
                 envelope,
             });
         }
+        let messages = self.oldest_first(&mut tx, messages).await?;
         let mut report = BatchReport {
             taken: messages.len(),
             ..BatchReport::default()

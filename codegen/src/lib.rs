@@ -8,8 +8,10 @@
 
 pub mod diagnostic;
 pub mod emit;
+pub mod init;
 pub mod load;
 pub mod model;
+pub mod project;
 pub mod schema;
 pub mod source;
 pub mod syntax;

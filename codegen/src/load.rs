@@ -85,7 +85,8 @@ pub fn parse(sources: &Sources, diagnostics: &mut Diagnostics) -> Parsed {
     parsed
 }
 
-fn parse_one<T: DeserializeOwned>(
+/// Parses one YAML file into `T`, reporting an empty file or the first syntax or shape error.
+pub(crate) fn parse_one<T: DeserializeOwned>(
     id: FileId,
     file: &SourceFile,
     diagnostics: &mut Diagnostics,

@@ -2,14 +2,15 @@
 
 use clap::{Parser, Subcommand};
 use codegen::LoadError;
-use std::path::PathBuf;
+use codegen::project::{GitPin, RuntimeSource};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Compiles YAML catalogs of message-driven microservices into Rust service crates and docs.
 #[derive(Debug, Parser)]
 #[command(name = "codegen", version, about)]
 struct Cli {
-    /// The catalog root (holding `catalog/`, `sagas.yaml`, `topology.yaml`).
+    /// The catalog root (holding `catalog/`, `sagas.yaml`, `topology.yaml`, `project.yaml`).
     #[arg(long, global = true, default_value = ".")]
     root: PathBuf,
     #[command(subcommand)]
@@ -18,6 +19,13 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Starts a new project in DIR (default: the current folder), then generates it.
+    Init {
+        /// The folder of the new project (created when missing).
+        dir: Option<PathBuf>,
+        #[command(flatten)]
+        runtime: RuntimeArgs,
+    },
     /// Validates the catalog and prints every problem found.
     Check,
     /// Generates the service crates and documents under `generated/`.
@@ -28,7 +36,8 @@ enum Command {
     },
     /// Prints the JSON Schemas of the catalog files, or writes them to a folder.
     Schema {
-        /// Folder to write `context.schema.json`, `sagas.schema.json`, `topology.schema.json` to.
+        /// Folder to write `context.schema.json`, `sagas.schema.json`, `topology.schema.json`
+        /// and `project.schema.json` to.
         #[arg(long)]
         out: Option<PathBuf>,
         /// With `--out`: writes nothing; fails when the files there differ.
@@ -37,9 +46,43 @@ enum Command {
     },
 }
 
+/// Where a new project's crates take the `runtime` crate from; at most one of `--runtime-path`,
+/// `--runtime-git` and `--runtime-version` (default: the `runtime` folder beside this
+/// `codegen`'s own source, while it is still there).
+#[derive(Debug, clap::Args)]
+struct RuntimeArgs {
+    /// A folder holding the `runtime` crate (relative to DIR, or absolute).
+    #[arg(long, value_name = "FOLDER", conflicts_with_all = ["runtime_git", "runtime_version"])]
+    runtime_path: Option<String>,
+    /// A git repository whose workspace holds the `runtime` crate.
+    #[arg(long, value_name = "URL", conflicts_with = "runtime_version")]
+    runtime_git: Option<String>,
+    /// With `--runtime-git`: the commit to pin.
+    #[arg(long, requires = "runtime_git", conflicts_with_all = ["tag", "branch"])]
+    rev: Option<String>,
+    /// With `--runtime-git`: the tag to pin.
+    #[arg(long, requires = "runtime_git", conflicts_with = "branch")]
+    tag: Option<String>,
+    /// With `--runtime-git`: the branch to follow.
+    #[arg(long, requires = "runtime_git")]
+    branch: Option<String>,
+    /// A registry version requirement of the `runtime` crate (e.g. `0.1`).
+    #[arg(long, value_name = "VERSION")]
+    runtime_version: Option<String>,
+    /// With `--runtime-version`: a registry configured in `.cargo/config.toml`.
+    #[arg(long, requires = "runtime_version")]
+    registry: Option<String>,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(&cli) {
+    let result = match &cli.command {
+        Command::Init { dir, runtime } => init(dir.as_deref().unwrap_or(Path::new(".")), runtime),
+        Command::Check => check(&cli.root),
+        Command::Generate { check } => generate(&cli.root, *check),
+        Command::Schema { out, check } => schema(out.as_deref(), *check),
+    };
+    match result {
         Ok(code) => code,
         Err(message) => {
             eprintln!("error: {message}");
@@ -48,141 +91,210 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: &Cli) -> Result<ExitCode, String> {
-    match &cli.command {
-        Command::Check => {
-            let (model, _) = match codegen::load_catalog(&cli.root) {
-                Ok(v) => v,
-                Err(e) => return Ok(report(e)),
-            };
-            let messages: usize = model
-                .contexts
+fn init(dir: &Path, args: &RuntimeArgs) -> Result<ExitCode, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
+    let abs = dir
+        .canonicalize()
+        .map_err(|e| format!("cannot read `{}`: {e}", dir.display()))?;
+    let taken: Vec<&str> = codegen::init::PROJECT_MARKERS
+        .into_iter()
+        .filter(|m| abs.join(m).exists())
+        .collect();
+    if !taken.is_empty() {
+        return Err(format!(
+            "`{}` already holds a project ({}): `init` writes only into a folder without one",
+            dir.display(),
+            taken.join(", ")
+        ));
+    }
+    let runtime = if let Some(p) = &args.runtime_path {
+        RuntimeSource::Path(p.clone())
+    } else if let Some(url) = &args.runtime_git {
+        let pin = match (&args.rev, &args.tag, &args.branch) {
+            (Some(r), _, _) => Some(GitPin::Rev(r.clone())),
+            (_, Some(t), _) => Some(GitPin::Tag(t.clone())),
+            (_, _, Some(b)) => Some(GitPin::Branch(b.clone())),
+            _ => None,
+        };
+        RuntimeSource::Git {
+            url: url.clone(),
+            pin,
+        }
+    } else if let Some(v) = &args.runtime_version {
+        RuntimeSource::Registry {
+            version: v.clone(),
+            registry: args.registry.clone(),
+        }
+    } else {
+        let bundled = codegen::init::bundled_runtime().ok_or(
+            "this codegen was built from a source folder that no longer holds `runtime/`: \
+             say where the runtime crate is with --runtime-path, --runtime-git or \
+             --runtime-version",
+        )?;
+        RuntimeSource::Path(codegen::init::relative_path(&abs, &bundled))
+    };
+    let name = abs
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "project".to_owned());
+    let files = codegen::init::scaffold(&name, &runtime).map_err(|e| e.to_string())?;
+    for (path, text) in &files {
+        write_file(&abs.join(path), text)?;
+    }
+    println!(
+        "created the project `{name}` in {} ({} files)",
+        dir.display(),
+        files.len()
+    );
+    let code = generate(dir, false)?;
+    if code == ExitCode::SUCCESS {
+        let cd = if dir == Path::new(".") {
+            String::new()
+        } else {
+            format!("cd {} && ", dir.display())
+        };
+        println!(
+            "next: {cd}cargo build && cargo test; edit catalog/*.yaml, then `codegen generate` (README.md)"
+        );
+    }
+    Ok(code)
+}
+
+fn check(root: &Path) -> Result<ExitCode, String> {
+    // Both are loaded first so that one run reports the problems of both.
+    let catalog = codegen::load_catalog(root);
+    let project = codegen::project::load_project(root);
+    let mut failed = false;
+    for e in [catalog.as_ref().err(), project.as_ref().err()]
+        .into_iter()
+        .flatten()
+    {
+        report(e);
+        failed = true;
+    }
+    let Ok((model, _)) = catalog else {
+        return Ok(ExitCode::FAILURE);
+    };
+    if failed {
+        return Ok(ExitCode::FAILURE);
+    }
+    let messages: usize = model
+        .contexts
+        .iter()
+        .map(|c| c.commands.len() + c.events.len())
+        .sum();
+    println!(
+        "catalog ok: {} contexts, {messages} messages, {} read models, {} sagas",
+        model.contexts.len(),
+        model
+            .contexts
+            .iter()
+            .map(|c| c.read_models.len())
+            .sum::<usize>(),
+        model.sagas.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn generate(root: &Path, check: bool) -> Result<ExitCode, String> {
+    let catalog = codegen::load_catalog(root);
+    let project = codegen::project::load_project(root);
+    let (Ok((model, _)), Ok(project)) = (&catalog, &project) else {
+        for e in [catalog.as_ref().err(), project.as_ref().err()]
+            .into_iter()
+            .flatten()
+        {
+            report(e);
+        }
+        return Ok(ExitCode::FAILURE);
+    };
+    let options = codegen::emit::rust::RustOptions {
+        runtime: project.runtime.clone(),
+    };
+    let output = codegen::emit::generate_with(model, &options).map_err(|e| e.to_string())?;
+    let dir = root.join(codegen::emit::OUTPUT_DIR);
+    let starters =
+        codegen::emit::rust::hooks::starters(model, &options.runtime).map_err(|e| e.to_string())?;
+    let missing: Vec<&(String, String)> = starters
+        .iter()
+        .filter(|(p, _)| !root.join(p).exists())
+        .collect();
+    if check {
+        let mut stale = output.stale(&dir).map_err(|e| e.to_string())?;
+        stale.extend(
+            missing
                 .iter()
-                .map(|c| c.commands.len() + c.events.len())
-                .sum();
-            println!(
-                "catalog ok: {} contexts, {messages} messages, {} read models, {} sagas",
-                model.contexts.len(),
-                model
-                    .contexts
-                    .iter()
-                    .map(|c| c.read_models.len())
-                    .sum::<usize>(),
-                model.sagas.len()
-            );
-            Ok(ExitCode::SUCCESS)
+                .map(|(p, _)| format!("missing hook crate file: {p}")),
+        );
+        if stale.is_empty() {
+            println!("generated/ is up to date ({} files)", output.len());
+            return Ok(ExitCode::SUCCESS);
         }
-        Command::Generate { check } => {
-            let (model, _) = match codegen::load_catalog(&cli.root) {
-                Ok(v) => v,
-                Err(e) => return Ok(report(e)),
-            };
-            let options = codegen::emit::rust::RustOptions {
-                runtime_path: runtime_path(&cli.root),
-            };
-            let output =
-                codegen::emit::generate_with(&model, &options).map_err(|e| e.to_string())?;
-            let dir = cli.root.join(codegen::emit::OUTPUT_DIR);
-            let starters = codegen::emit::rust::hooks::starters(&model, &options.runtime_path)
-                .map_err(|e| e.to_string())?;
-            let missing: Vec<&(String, String)> = starters
-                .iter()
-                .filter(|(p, _)| !cli.root.join(p).exists())
-                .collect();
-            if *check {
-                let mut stale = output.stale(&dir).map_err(|e| e.to_string())?;
-                stale.extend(
-                    missing
-                        .iter()
-                        .map(|(p, _)| format!("missing hook crate file: {p}")),
-                );
-                if stale.is_empty() {
-                    println!("generated/ is up to date ({} files)", output.len());
-                    return Ok(ExitCode::SUCCESS);
-                }
-                eprintln!(
-                    "generated/ is stale: {} difference{}",
-                    stale.len(),
-                    if stale.len() == 1 { "" } else { "s" }
-                );
-                for s in &stale {
-                    eprintln!("  {s}");
-                }
-                eprintln!("run `codegen generate` and commit the result");
-                return Ok(ExitCode::FAILURE);
-            }
-            let summary = output.write(&dir).map_err(|e| e.to_string())?;
-            println!("{summary}");
-            for (path, text) in missing {
-                let target = cli.root.join(path);
-                if let Some(parent) = target.parent() {
-                    std::fs::create_dir_all(parent)
-                        .map_err(|e| format!("cannot create `{}`: {e}", parent.display()))?;
-                }
-                std::fs::write(&target, text)
-                    .map_err(|e| format!("cannot write `{}`: {e}", target.display()))?;
-                println!(
-                    "wrote the starter {path}: implement its hooks (the build fails until you do)"
-                );
-            }
-            Ok(ExitCode::SUCCESS)
+        eprintln!(
+            "generated/ is stale: {} difference{}",
+            stale.len(),
+            if stale.len() == 1 { "" } else { "s" }
+        );
+        for s in &stale {
+            eprintln!("  {s}");
         }
-        Command::Schema { out, check } => {
-            let schemas = codegen::schema::schemas();
-            let Some(out) = out else {
-                for (name, schema) in &schemas {
-                    println!("// {name}\n{}", codegen::schema::to_json(schema));
-                }
-                return Ok(ExitCode::SUCCESS);
-            };
-            let mut differ = Vec::new();
-            for (name, schema) in &schemas {
-                let path = out.join(name);
-                let text = codegen::schema::to_json(schema);
-                if *check {
-                    if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
-                        differ.push(path.display().to_string());
-                    }
-                } else {
-                    std::fs::create_dir_all(out)
-                        .map_err(|e| format!("cannot create `{}`: {e}", out.display()))?;
-                    std::fs::write(&path, text)
-                        .map_err(|e| format!("cannot write `{}`: {e}", path.display()))?;
-                    println!("wrote {}", path.display());
-                }
-            }
-            if differ.is_empty() {
-                Ok(ExitCode::SUCCESS)
-            } else {
-                eprintln!(
-                    "schemas are stale: {}\nrun `codegen schema --out {}`",
-                    differ.join(", "),
-                    out.display()
-                );
-                Ok(ExitCode::FAILURE)
-            }
+        eprintln!("run `codegen generate` and commit the result");
+        return Ok(ExitCode::FAILURE);
+    }
+    let summary = output.write(&dir).map_err(|e| e.to_string())?;
+    println!("{summary}");
+    for (path, text) in missing {
+        write_file(&root.join(path), text)?;
+        println!("wrote the starter {path}: implement its hooks (the build fails until you do)");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn schema(out: Option<&Path>, check: bool) -> Result<ExitCode, String> {
+    let schemas = codegen::schema::schemas();
+    let Some(out) = out else {
+        for (name, schema) in &schemas {
+            println!("// {name}\n{}", codegen::schema::to_json(schema));
         }
+        return Ok(ExitCode::SUCCESS);
+    };
+    let mut differ = Vec::new();
+    for (name, schema) in &schemas {
+        let path = out.join(name);
+        let text = codegen::schema::to_json(schema);
+        if check {
+            if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+                differ.push(path.display().to_string());
+            }
+        } else {
+            write_file(&path, &text)?;
+            println!("wrote {}", path.display());
+        }
+    }
+    if differ.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!(
+            "schemas are stale: {}\nrun `codegen schema --out {}`",
+            differ.join(", "),
+            out.display()
+        );
+        Ok(ExitCode::FAILURE)
     }
 }
 
-/// The path of the `runtime` crate relative to the catalog root: the nearest `runtime/`
-/// folder with a `Cargo.toml` in the root or one of its parents.
-fn runtime_path(root: &std::path::Path) -> String {
-    let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
-    let mut up = String::new();
-    for dir in root.ancestors() {
-        if dir.join("runtime/Cargo.toml").is_file() {
-            return format!("{up}runtime");
-        }
-        up.push_str("../");
+/// Writes `text` to `path`, creating its folder.
+fn write_file(path: &Path, text: &str) -> Result<(), String> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| format!("cannot create `{}`: {e}", parent.display()))?;
     }
-    "runtime".to_owned()
+    std::fs::write(path, text).map_err(|e| format!("cannot write `{}`: {e}", path.display()))
 }
 
-fn report(e: LoadError) -> ExitCode {
+fn report(e: &LoadError) {
     match e {
         LoadError::Read(e) => eprintln!("error: {e}"),
         LoadError::Invalid(report) => eprint!("{}", report.render()),
     }
-    ExitCode::FAILURE
 }

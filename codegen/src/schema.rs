@@ -1,6 +1,7 @@
 //! JSON Schemas of the catalog file formats (draft-07, for yaml-language-server).
 
 use crate::syntax::context::ContextFile;
+use crate::syntax::project::ProjectFile;
 use crate::syntax::saga::SagasFile;
 use crate::syntax::topology::TopologyFile;
 use schemars::generate::SchemaSettings;
@@ -20,6 +21,10 @@ pub fn schemas() -> Vec<(&'static str, Schema)> {
         (
             "topology.schema.json",
             schema_for::<TopologyFile>("RabbitMQ topology conventions (topology.yaml)"),
+        ),
+        (
+            "project.schema.json",
+            schema_for::<ProjectFile>("Project settings (project.yaml)"),
         ),
     ]
 }

@@ -26,13 +26,8 @@ fn catalogs() -> Vec<(PathBuf, &'static str)> {
 fn generate(root: &Path, runtime_path: &str) -> codegen::emit::Output {
     let (model, _) =
         codegen::load_catalog(root).unwrap_or_else(|e| panic!("{}: {e:?}", root.display()));
-    codegen::emit::generate_with(
-        &model,
-        &RustOptions {
-            runtime_path: runtime_path.into(),
-        },
-    )
-    .expect("generates")
+    codegen::emit::generate_with(&model, &RustOptions::with_runtime_path(runtime_path))
+        .expect("generates")
 }
 
 #[test]

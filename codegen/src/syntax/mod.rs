@@ -7,6 +7,7 @@
 
 pub mod context;
 pub mod loc;
+pub mod project;
 pub mod saga;
 pub mod shorthand;
 pub mod topology;

@@ -7,31 +7,36 @@ use super::names::{
 use super::{RustFile, doc};
 use crate::emit::EmitError;
 use crate::model::{Context, Model};
+use crate::project::RuntimeSource;
 use quote::quote;
 
 /// Folder of the hooks crates, relative to the catalog root.
 pub const HOOKS_DIR: &str = "hooks";
 
 /// The starter files of every context with hooks: (path relative to the catalog root, text).
-pub fn starters(model: &Model, runtime_path: &str) -> Result<Vec<(String, String)>, EmitError> {
+pub fn starters(
+    model: &Model,
+    runtime: &RuntimeSource,
+) -> Result<Vec<(String, String)>, EmitError> {
     let mut out = Vec::new();
     for ctx in model.contexts.iter().filter(|c| c.hooks().next().is_some()) {
         let dir = format!("{HOOKS_DIR}/{}", ctx.name);
-        out.push((format!("{dir}/Cargo.toml"), cargo_toml(ctx, runtime_path)));
+        out.push((format!("{dir}/Cargo.toml"), cargo_toml(ctx, runtime)));
         out.push((format!("{dir}/src/lib.rs"), lib_rs(ctx)?));
     }
     Ok(out)
 }
 
-fn cargo_toml(ctx: &Context, runtime_path: &str) -> String {
+fn cargo_toml(ctx: &Context, runtime: &RuntimeSource) -> String {
     let contracts = contracts_package(&ctx.name);
     format!(
         "# Hand-written hooks of the `{ctx}` context. Written once by `codegen generate`; yours to edit.\n\
          [package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2024\"\npublish = false\n\n\
          [dependencies]\n{contracts} = {{ path = \"../../generated/crates/{contracts}\" }}\n\
-         runtime = {{ path = \"../../{runtime_path}\" }}\n",
+         runtime = {{ {runtime} }}\n",
         ctx = ctx.name,
         name = hooks_package(&ctx.name),
+        runtime = runtime.toml_keys("../.."),
     )
 }
 

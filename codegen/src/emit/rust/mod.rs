@@ -12,6 +12,7 @@ pub mod saga;
 
 use super::{EmitError, Output};
 use crate::model::{Context, Model};
+use crate::project::RuntimeSource;
 use askama::Template;
 use names::Process;
 use proc_macro2::TokenStream;
@@ -21,16 +22,18 @@ use quote::quote;
 pub const CRATES_DIR: &str = "crates";
 
 /// Options of the Rust emitters.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct RustOptions {
-    /// Path of the `runtime` crate relative to the catalog root.
-    pub runtime_path: String,
+    /// Where the generated crates take the `runtime` crate from (a path is relative to the
+    /// catalog root, unless absolute).
+    pub runtime: RuntimeSource,
 }
 
-impl Default for RustOptions {
-    fn default() -> Self {
+impl RustOptions {
+    /// Options with the `runtime` crate in the folder `path`, relative to the catalog root.
+    pub fn with_runtime_path(path: impl Into<String>) -> Self {
         Self {
-            runtime_path: "runtime".into(),
+            runtime: RuntimeSource::Path(path.into()),
         }
     }
 }
@@ -107,7 +110,7 @@ struct CargoToml<'a> {
     source: &'a str,
     name: &'a str,
     description: String,
-    runtime_path: String,
+    runtime: String,
     features: Vec<&'a str>,
     path_deps: Vec<(String, String)>,
     registry_deps: Vec<&'a str>,
@@ -236,7 +239,7 @@ fn contracts_crate(
             "Contracts of the `{}` context: messages, state, rules and read models.",
             ctx.name
         )),
-        runtime_path: format!("{TO_ROOT}/{}", options.runtime_path),
+        runtime: options.runtime.toml_keys(TO_ROOT),
         features: vec![],
         path_deps,
         registry_deps: vec![SERDE, SCHEMARS],
@@ -291,7 +294,7 @@ fn read_models_crate(
             "Read models of the `{}` context: documents and projections.",
             ctx.name
         )),
-        runtime_path: format!("{TO_ROOT}/{}", options.runtime_path),
+        runtime: options.runtime.toml_keys(TO_ROOT),
         features: vec![],
         path_deps,
         registry_deps: vec![SERDE, SCHEMARS],
@@ -360,7 +363,7 @@ fn process_crate(
             "The {title} process of the `{}` context.",
             ctx.name
         )),
-        runtime_path: format!("{TO_ROOT}/{}", options.runtime_path),
+        runtime: options.runtime.toml_keys(TO_ROOT),
         features: p.features().to_vec(),
         path_deps,
         registry_deps: vec![TOKIO],
@@ -418,7 +421,7 @@ fn saga_crate(
         source,
         name: &package,
         description: toml_string(&format!("The orchestrator of the `{}` saga.", s.name)),
-        runtime_path: format!("{TO_ROOT}/{}", options.runtime_path),
+        runtime: options.runtime.toml_keys(TO_ROOT),
         features: vec!["amqp", "mongo", "http"],
         path_deps,
         registry_deps: vec![SERDE, TOKIO],

@@ -10,7 +10,7 @@
 //! | `NAME_PREFIX`               | empty (no prefix)                              | [`ServiceConfig::name_prefix`] |
 //! | `LOG_FORMAT`                | `text` (`text` or `json`)                      | [`ServiceConfig::log_format`] |
 //! | `RUST_LOG`                  | `info`                                         | [`ServiceConfig::rust_log`] |
-//! | `PREFETCH`                  | `16` (1–65535)                                 | [`ServiceConfig::prefetch`] |
+//! | `PREFETCH`                  | the catalog's `prefetch` of the queue, else 16 (1–65535) | [`ServiceConfig::prefetch`] |
 //! | `JWT_HS256_SECRET`, `JWT_RS256_PUBLIC_KEY_FILE`, `JWT_JWKS_FILE`, `JWT_ISSUER`, `JWT_AUDIENCE` | unset | [`ServiceConfig::jwt`] (plain strings; the `http` module validates them) |
 //!
 //! An empty variable counts as unset. Errors name the variable and the bad value.
@@ -86,8 +86,9 @@ pub struct ServiceConfig {
     pub log_format: LogFormat,
     /// Log filter directives (`RUST_LOG`).
     pub rust_log: String,
-    /// Consumer prefetch (`PREFETCH`).
-    pub prefetch: u16,
+    /// Consumer prefetch (`PREFETCH`); `None`: the catalog's `prefetch` of the consumed queue
+    /// (carried by the topology), else [`DEFAULT_PREFETCH`].
+    pub prefetch: Option<u16>,
     /// JWT settings (`JWT_*`).
     pub jwt: JwtSettings,
 }
@@ -103,7 +104,7 @@ impl Default for ServiceConfig {
             name_prefix: String::new(),
             log_format: LogFormat::Text,
             rust_log: "info".to_owned(),
-            prefetch: DEFAULT_PREFETCH,
+            prefetch: None,
             jwt: JwtSettings::default(),
         }
     }
@@ -153,7 +154,7 @@ impl ServiceConfig {
     /// })
     /// .unwrap();
     /// assert_eq!(cfg.log_format, LogFormat::Json);
-    /// assert_eq!(cfg.prefetch, 4);
+    /// assert_eq!(cfg.prefetch, Some(4));
     /// assert_eq!(cfg.http_addr.port(), 8080);
     /// assert_eq!(cfg.amqp_url, runtime::config::DEFAULT_AMQP_URL);
     /// ```
@@ -240,7 +241,7 @@ impl ServiceConfig {
         }
         if let Some(v) = get("PREFETCH")? {
             cfg.prefetch = match v.trim().parse::<u16>() {
-                Ok(n) if n > 0 => n,
+                Ok(n) if n > 0 => Some(n),
                 _ => return Err(bad("PREFETCH", &v, "expected an integer from 1 to 65535")),
             };
         }
@@ -301,7 +302,7 @@ mod tests {
         assert_eq!(cfg.name_prefix, "t_1");
         assert_eq!(cfg.log_format, LogFormat::Json);
         assert_eq!(cfg.rust_log, "runtime=debug");
-        assert_eq!(cfg.prefetch, 64);
+        assert_eq!(cfg.prefetch, Some(64));
         assert_eq!(cfg.jwt.hs256_secret.as_deref(), Some("s3cret"));
         assert_eq!(cfg.jwt.issuer.as_deref(), Some("https://issuer"));
         assert_eq!(cfg.jwt.audience.as_deref(), Some("api"));

@@ -297,6 +297,10 @@ pub struct WorkQueueSpec {
     pub dead_letter_queue: String,
     /// Failed handling attempts before the consumer dead-letters a message.
     pub max_attempts: u32,
+    /// Unacknowledged deliveries a consumer of the queue holds (the catalog's `prefetch`);
+    /// `None`: the consumer's default. The `PREFETCH` environment variable overrides it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefetch: Option<u16>,
 }
 
 impl WorkQueueSpec {
@@ -464,6 +468,7 @@ impl Topology {
                     dead_letter_routing_key: key(&w.dead_letter_routing_key),
                     dead_letter_queue: p(&w.dead_letter_queue),
                     max_attempts: w.max_attempts,
+                    prefetch: w.prefetch,
                 })
                 .collect(),
         }
@@ -800,6 +805,7 @@ impl TopologyBuilder {
             dead_letter_routing_key: queue.to_owned(),
             dead_letter_queue: dlq,
             max_attempts: self.max_attempts,
+            prefetch: None,
         });
     }
 }

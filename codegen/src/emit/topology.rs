@@ -121,5 +121,6 @@ fn work_queue(out: &mut Topology, q: &ConsumedQueue, dlx: &str) {
         dead_letter_routing_key: q.name.clone(),
         dead_letter_queue: q.dead_letter_queue.clone(),
         max_attempts: q.settings.max_attempts,
+        prefetch: Some(u16::try_from(q.settings.prefetch).unwrap_or(u16::MAX)),
     });
 }

@@ -179,15 +179,16 @@ impl Consumer {
         Ok(Self {
             url: url.to_owned(),
             topology: Arc::new(topology),
+            prefetch: work.prefetch.unwrap_or(DEFAULT_PREFETCH).max(1),
             work,
-            prefetch: DEFAULT_PREFETCH,
             declare: true,
             depth_every: Some(DEFAULT_DEPTH_EVERY),
             ready: None,
         })
     }
 
-    /// Sets the prefetch (unacked deliveries in flight); `0` is treated as 1.
+    /// Sets the prefetch (unacked deliveries in flight); `0` is treated as 1. The default is
+    /// the work queue's [`WorkQueueSpec::prefetch`], else [`DEFAULT_PREFETCH`].
     pub fn prefetch(mut self, prefetch: u16) -> Self {
         self.prefetch = prefetch.max(1);
         self

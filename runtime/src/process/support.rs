@@ -422,8 +422,12 @@ pub(crate) fn consumer(
                 what: "creating the consumer",
                 source: Box::new(source),
             })?;
+    // `PREFETCH` overrides the catalog's value, which the topology carries.
+    let consumer = match process.options.config.prefetch {
+        Some(p) => consumer.prefetch(p),
+        None => consumer,
+    };
     Ok(consumer
-        .prefetch(process.options.config.prefetch)
         .declare_topology(true)
         .report_depth_every(process.options.depth_every)
         .ready_flag(ready))

@@ -52,14 +52,17 @@ fn rabbitmqctl(args: &[&str]) -> Vec<Value> {
     serde_json::from_slice(&out.stdout).expect("rabbitmqctl prints JSON")
 }
 
-/// A queue's arguments as a map, whichever of the two JSON shapes rabbitmqctl prints
-/// (an object, or a list of `[key, value]` pairs).
+/// A queue's arguments as a map, whichever JSON shape rabbitmqctl prints (an object, or a list
+/// of `[key, type, value]` triples as RabbitMQ 3.10 does).
 fn arguments(v: &Value) -> BTreeMap<String, Value> {
     match v {
         Value::Object(m) => m.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
         Value::Array(pairs) => pairs
             .iter()
-            .filter_map(|p| Some((p.get(0)?.as_str()?.to_owned(), p.get(1)?.clone())))
+            .filter_map(|p| {
+                let p = p.as_array()?;
+                Some((p.first()?.as_str()?.to_owned(), p.last()?.clone()))
+            })
             .collect(),
         _ => BTreeMap::new(),
     }

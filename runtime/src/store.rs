@@ -17,7 +17,40 @@
 use crate::envelope::{Metadata, RawEnvelope, deterministic_id};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
+use std::time::Duration;
 use uuid::Uuid;
+
+/// Default [`Retention::processed_commands`] and [`Retention::published_outbox`]: 7 days.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Default [`Retention::every`]: 1 hour.
+pub const DEFAULT_RETENTION_EVERY: Duration = Duration::from_secs(3600);
+
+/// How long a state store keeps its bookkeeping — processed-command markers and published
+/// outbox rows — and how often older ones are deleted (`PROCESSED_COMMAND_RETENTION`,
+/// `OUTBOX_RETENTION`, `RETENTION_INTERVAL`; see `crate::postgres::run_retention`).
+///
+/// A marker is what makes a redelivered command a no-op: a command redelivered after its
+/// marker was deleted would be handled again. Keep [`Retention::processed_commands`] well
+/// above the longest redelivery delay (retry tiers, broker outages).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Retention {
+    /// Age after which a processed-command marker is deleted.
+    pub processed_commands: Duration,
+    /// Age after which a published outbox row is deleted (unpublished rows never are).
+    pub published_outbox: Duration,
+    /// How often the deletion runs (the first run is right after startup).
+    pub every: Duration,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self {
+            processed_commands: DEFAULT_RETENTION,
+            published_outbox: DEFAULT_RETENTION,
+            every: DEFAULT_RETENTION_EVERY,
+        }
+    }
+}
 
 /// Message type of the outcome messages the store appends to the outbox (payload: a
 /// [`CommandOutcome`]).

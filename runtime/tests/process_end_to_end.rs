@@ -109,6 +109,12 @@ async fn one_command_end_to_end_through_every_runner() {
     // API through the outbox, the relay and the outcome queue.
     let database_name = prefix.clone();
     let (o, stop, addr) = options(cfg.clone());
+    // A short retention, so that the handler's own retention task is seen at work below.
+    let o = o.retention(runtime::store::Retention {
+        processed_commands: Duration::from_secs(2),
+        published_outbox: Duration::from_secs(2),
+        every: Duration::from_millis(200),
+    });
     let command_handler = Running::start(
         "command-handler",
         stop,
@@ -185,6 +191,30 @@ async fn one_command_end_to_end_through_every_runner() {
     for check in ["postgres", "rabbitmq", "command-consumer"] {
         assert_eq!(ready.body["checks"][check], "ok", "{}", ready.text);
     }
+
+    // The command handler's retention task deleted the markers and the published outbox rows
+    // once they were older than the retention (2 s here).
+    let pool = runtime::postgres::connect(&db_url, 1).await.unwrap();
+    support::wait_until(WAIT, "retention to empty the bookkeeping tables", || {
+        let pool = pool.clone();
+        async move {
+            let n: i64 = sqlx::query_scalar(
+                "SELECT (SELECT count(*) FROM processed_commands) + (SELECT count(*) FROM outbox)",
+            )
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+            n == 0
+        }
+    })
+    .await;
+    pool.close().await;
+    let metrics = http(command_handler.addr, "GET", "/metrics", None, None).await;
+    assert!(
+        metrics.text.contains("retention_deleted_total"),
+        "{}",
+        metrics.text
+    );
 
     // Every runner stops cleanly on its shutdown signal.
     for r in [command_api, command_handler, event_handler, query_api, saga] {

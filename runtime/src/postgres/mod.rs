@@ -8,14 +8,19 @@
 //!   context, message_id, envelope jsonb, created_at, published_at null)`.
 //!
 //! Every commit sends `NOTIFY outbox` (delivered when it commits), which wakes the relay.
+//! [`run_retention`] deletes old markers and published rows.
 
 mod outbox_relay;
+mod retention;
 mod state_store;
 
 pub use outbox_relay::{
     ADVISORY_LOCK_CLASS, BatchReport, OUTBOX_BACKLOG_METRIC, OUTBOX_LAG_METRIC,
     OUTBOX_PUBLISHED_METRIC, OUTBOX_REJECTED_METRIC, OutboxRelay, OutboxStats, RelayError,
-    purge_processed_commands, purge_published,
+};
+pub use retention::{
+    DEFAULT_RETENTION_BATCH, Purged, RETENTION_DELETED_METRIC, purge, purge_processed_commands,
+    purge_published, run_retention,
 };
 pub use state_store::PgStateStore;
 

@@ -359,30 +359,3 @@ impl OutboxRelay {
         }
     }
 }
-
-/// Deletes published outbox rows older than `older_than`; returns how many.
-pub async fn purge_published(pool: &PgPool, older_than: Duration) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query(
-        "DELETE FROM outbox WHERE published_at IS NOT NULL \
-         AND published_at <= now() - make_interval(secs => $1)",
-    )
-    .bind(older_than.as_secs_f64())
-    .execute(pool)
-    .await?
-    .rows_affected())
-}
-
-/// Deletes processed-command markers older than `older_than` (a command redelivered after that
-/// would be handled again: keep it well above the longest redelivery delay); returns how many.
-pub async fn purge_processed_commands(
-    pool: &PgPool,
-    older_than: Duration,
-) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query(
-        "DELETE FROM processed_commands WHERE processed_at <= now() - make_interval(secs => $1)",
-    )
-    .bind(older_than.as_secs_f64())
-    .execute(pool)
-    .await?
-    .rows_affected())
-}

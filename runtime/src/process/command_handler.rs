@@ -7,7 +7,7 @@ use crate::amqp::{HandleOutcome, MessageHandler};
 use crate::bus::MessageBus;
 use crate::command_handler::{CommandDispatcher, CommandHandler};
 use crate::envelope::RawEnvelope;
-use crate::postgres::{OutboxRelay, PgStateStore};
+use crate::postgres::{OutboxRelay, PgStateStore, run_retention};
 use crate::topology::Topology;
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -50,7 +50,10 @@ pub async fn run_command_handler(
 /// 1. connects to PostgreSQL (`DATABASE_URL`, retrying until it is up), runs the migrations,
 ///    builds the dispatcher with `handlers(PgStateStore)`;
 /// 2. declares the (prefixed) topology and opens a confirmed [`crate::amqp::AmqpBus`];
-/// 3. spawns the [`OutboxRelay`] (`LISTEN/NOTIFY` + polling) publishing events and outcomes;
+/// 3. spawns the [`OutboxRelay`] (`LISTEN/NOTIFY` + polling) publishing events and outcomes,
+///    and [`run_retention`] deleting old markers and published rows
+///    ([`crate::store::Retention`], from `PROCESSED_COMMAND_RETENTION`, `OUTBOX_RETENTION`,
+///    `RETENTION_INTERVAL`);
 /// 4. consumes `info.queue`: `Ok` → ack; a transient [`crate::command_handler::HandlerError`]
 ///    → delayed retry; a permanent one → dead-letter. The consumer also reports
 ///    `queue_depth{queue}` periodically;
@@ -107,6 +110,11 @@ pub async fn run_command_handler_with(
     let stop = process.stop.wait();
     process.spawn("outbox-relay", async move {
         relay.run(stop).await;
+        Ok(())
+    });
+    let (stop, db, retention) = (process.stop.wait(), pool.clone(), process.options.retention);
+    process.spawn("retention", async move {
+        run_retention(db, retention, stop).await;
         Ok(())
     });
 

@@ -51,6 +51,7 @@
 //! ```
 
 use crate::config::{ConfigError, ServiceConfig};
+use crate::store::Retention;
 use crate::topology::{Topology, TopologyError};
 use std::future::Future;
 use std::net::SocketAddr;
@@ -433,6 +434,7 @@ pub struct RunOptions {
     saga_time_scale: f64,
     db_max_connections: u32,
     outbox_poll: Duration,
+    retention: Retention,
 }
 
 impl std::fmt::Debug for RunOptions {
@@ -448,6 +450,7 @@ impl std::fmt::Debug for RunOptions {
             .field("saga_time_scale", &self.saga_time_scale)
             .field("db_max_connections", &self.db_max_connections)
             .field("outbox_poll", &self.outbox_poll)
+            .field("retention", &self.retention)
             .finish_non_exhaustive()
     }
 }
@@ -467,12 +470,15 @@ impl RunOptions {
             saga_time_scale: 1.0,
             db_max_connections: DEFAULT_DB_MAX_CONNECTIONS,
             outbox_poll: DEFAULT_OUTBOX_POLL,
+            retention: Retention::default(),
         }
     }
 
     /// Options from the process environment: [`ServiceConfig::from_env_with`] over
     /// [`ProcessInfo::default_config`], plus `SAGA_TICK_MS` and `SAGA_RECOVER_MS`
-    /// (milliseconds, at least 1) for saga processes.
+    /// (milliseconds, at least 1) and `SAGA_TIME_SCALE` for saga processes, and
+    /// `PROCESSED_COMMAND_RETENTION`, `OUTBOX_RETENTION` and `RETENTION_INTERVAL` (durations
+    /// such as `7d`, `12h`, `30min`) for command handlers.
     pub fn from_env(info: &ProcessInfo) -> Result<Self, ProcessError> {
         let config = ServiceConfig::from_env_with(info.default_config()?)?;
         let mut options = Self::new(config);
@@ -481,6 +487,15 @@ impl RunOptions {
         }
         if let Some(ms) = env_millis("SAGA_RECOVER_MS")? {
             options.saga_recover = ms;
+        }
+        if let Some(d) = env_duration("PROCESSED_COMMAND_RETENTION")? {
+            options.retention.processed_commands = d;
+        }
+        if let Some(d) = env_duration("OUTBOX_RETENTION")? {
+            options.retention.published_outbox = d;
+        }
+        if let Some(d) = env_duration("RETENTION_INTERVAL")? {
+            options.retention.every = d;
         }
         if let Ok(raw) = std::env::var("SAGA_TIME_SCALE")
             && !raw.trim().is_empty()
@@ -566,6 +581,36 @@ impl RunOptions {
     pub fn outbox_poll_every(mut self, every: Duration) -> Self {
         self.outbox_poll = every;
         self
+    }
+
+    /// Retention of a command handler's markers and published outbox rows (default
+    /// [`Retention::default`]).
+    pub fn retention(mut self, retention: Retention) -> Self {
+        self.retention = retention;
+        self
+    }
+}
+
+/// A positive duration (`7d`, `12h`, `30min`, `500ms`) from `variable`; unset or empty: `None`.
+fn env_duration(variable: &'static str) -> Result<Option<Duration>, ConfigError> {
+    let Ok(value) = std::env::var(variable) else {
+        return Ok(None);
+    };
+    if value.trim().is_empty() {
+        return Ok(None);
+    }
+    match humantime::parse_duration(value.trim()) {
+        Ok(d) if !d.is_zero() => Ok(Some(d)),
+        Ok(_) => Err(ConfigError {
+            variable,
+            value,
+            reason: "expected a positive duration".into(),
+        }),
+        Err(e) => Err(ConfigError {
+            variable,
+            value,
+            reason: format!("expected a duration such as `7d` or `12h` ({e})"),
+        }),
     }
 }
 

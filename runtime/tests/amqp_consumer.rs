@@ -55,11 +55,17 @@ impl MessageHandler for Scripted {
         };
         match msg.meta.message_type.as_str() {
             "test.Ok" => HandleOutcome::Ack,
-            "test.FlakyTwice" if n <= 2 => HandleOutcome::Retry { delay: None },
+            "test.FlakyTwice" if n <= 2 => HandleOutcome::Retry {
+                delay: None,
+                error: None,
+            },
             "test.FlakyTwice" => HandleOutcome::Ack,
             "test.PanicOnce" if n == 1 => panic!("handler bug (expected by the test)"),
             "test.PanicOnce" => HandleOutcome::Ack,
-            "test.AlwaysRetry" => HandleOutcome::Retry { delay: None },
+            "test.AlwaysRetry" => HandleOutcome::Retry {
+                delay: None,
+                error: Some("always fails".into()),
+            },
             "test.Reject" => HandleOutcome::DeadLetter {
                 reason: "rule broken".into(),
             },
@@ -197,7 +203,10 @@ async fn max_attempts_then_dead_letter_queue() {
     let dead = next_message(&ch, &format!("{queue}.dlq"), WAIT).await;
     assert_eq!(from_delivery(&dead).unwrap(), doomed);
     let reason = header_str(&dead.properties, headers::DEAD_LETTER_REASON).unwrap();
-    assert!(reason.contains("max attempts (3)"), "{reason}");
+    assert!(
+        reason.contains("max attempts (3) reached: always fails"),
+        "{reason}"
+    );
     assert_eq!(
         header_str(&dead.properties, headers::DEAD_LETTER_QUEUE).as_deref(),
         Some(queue.as_str())

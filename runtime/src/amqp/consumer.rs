@@ -53,6 +53,8 @@ pub enum HandleOutcome {
     Retry {
         /// Minimum delay wished before the next attempt.
         delay: Option<Duration>,
+        /// What failed; part of the dead-letter reason when this was the last attempt.
+        error: Option<String>,
     },
     /// Permanent failure: send to the dead-letter queue now.
     DeadLetter {
@@ -394,7 +396,10 @@ impl Consumer {
             .await
             .unwrap_or_else(|_| {
                 span.in_scope(|| tracing::error!(%queue, attempt, "handler panicked"));
-                HandleOutcome::Retry { delay: None }
+                HandleOutcome::Retry {
+                    delay: None,
+                    error: Some("the handler panicked".into()),
+                }
             });
         let elapsed = started.elapsed();
         let _entered = span.enter();
@@ -403,14 +408,17 @@ impl Consumer {
                 settle(delivery.ack(BasicAckOptions::default())).await?;
                 obs::record_handled(queue, &message_type, "ack", elapsed);
             }
-            HandleOutcome::Retry { delay } if attempt >= self.work.max_attempts => {
+            HandleOutcome::Retry { delay, error } if attempt >= self.work.max_attempts => {
                 tracing::warn!(%queue, attempt, ?delay, "giving up after max attempts, dead-lettering");
-                let reason = format!("max attempts ({}) reached", self.work.max_attempts);
+                let reason = match error {
+                    Some(e) => format!("max attempts ({}) reached: {e}", self.work.max_attempts),
+                    None => format!("max attempts ({}) reached", self.work.max_attempts),
+                };
                 self.dead_letter(channel, &delivery, &reason).await?;
                 obs::record_dead_lettered(queue, &message_type, "max_attempts");
                 obs::record_handled(queue, &message_type, "dead_letter", elapsed);
             }
-            HandleOutcome::Retry { delay } => {
+            HandleOutcome::Retry { delay, .. } => {
                 let hint = delay.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
                 match self.work.retry_tier(attempt, hint) {
                     Some(tier) => {

@@ -18,6 +18,7 @@ pub mod bus;
 pub mod codec;
 pub mod connection;
 pub mod consumer;
+pub mod dead_letters;
 pub mod declare;
 pub mod depth;
 
@@ -67,6 +68,12 @@ pub enum AmqpError {
     /// A name too long for AMQP (255 bytes).
     #[error("name too long for AMQP: `{0}`")]
     NameTooLong(String),
+    /// A dead letter that says neither which queue it came from nor the broker's death queue,
+    /// so it cannot be replayed (its message id).
+    #[error(
+        "dead letter `{0}` has no origin queue (no x-dead-letter-from header): cannot replay it"
+    )]
+    NoOrigin(String),
 }
 
 /// `amqp://user:***@host/...`: a URL safe to log.

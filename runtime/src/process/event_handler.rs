@@ -146,11 +146,17 @@ impl<P: Projection> MessageHandler for EventConsumer<P> {
                 tracing::debug!(watermark, "an earlier event is not applied yet; retrying");
                 HandleOutcome::Retry {
                     delay: Some(NOT_YET_RETRY_DELAY),
+                    error: Some(format!(
+                        "an earlier event (version {watermark} applied) is missing"
+                    )),
                 }
             }
             Err(e) if e.is_transient() => {
                 tracing::warn!(error = %e, "read-model store unavailable; retrying");
-                HandleOutcome::Retry { delay: None }
+                HandleOutcome::Retry {
+                    delay: None,
+                    error: Some(e.to_string()),
+                }
             }
             Err(e) => {
                 tracing::error!(error = %e, "event cannot be projected; dead-lettering it");

@@ -63,6 +63,8 @@ use std::time::Duration;
 pub mod command_api;
 #[cfg(all(feature = "amqp", feature = "postgres", feature = "http"))]
 pub mod command_handler;
+#[cfg(feature = "amqp")]
+pub mod dead_letters;
 #[cfg(feature = "auth")]
 pub mod dev_token;
 #[cfg(all(feature = "amqp", feature = "mongo", feature = "http"))]

@@ -152,7 +152,10 @@ where
             }
             Err(e) => {
                 tracing::warn!(error = %e, "saga event failed; retrying later");
-                HandleOutcome::Retry { delay: None }
+                HandleOutcome::Retry {
+                    delay: None,
+                    error: Some(e.to_string()),
+                }
             }
         }
     }

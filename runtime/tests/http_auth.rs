@@ -123,6 +123,36 @@ fn expired_tokens_are_rejected() {
 }
 
 #[test]
+fn tokens_not_valid_yet_and_unsigned_tokens_are_rejected() {
+    let auth = JwtAuth::hs256(b"s3cret");
+    let c = claims();
+    let mut claims = serde_json::to_value(&c).unwrap();
+    claims["nbf"] = serde_json::json!(jsonwebtoken::get_current_timestamp() + 600);
+    let early = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(b"s3cret"),
+    )
+    .unwrap();
+    assert!(
+        matches!(auth.verify(&early), Err(AuthError::Invalid(_))),
+        "nbf in the future: {:?}",
+        auth.verify(&early)
+    );
+    // `alg: none` with the claims of a valid token and no signature.
+    let b64 = |v: &serde_json::Value| {
+        use base64::Engine as _;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+    };
+    let unsigned = format!(
+        "{}.{}.",
+        b64(&serde_json::json!({ "alg": "none", "typ": "JWT" })),
+        b64(&serde_json::to_value(&c).unwrap())
+    );
+    assert!(auth.verify(&unsigned).is_err(), "alg none accepted");
+}
+
+#[test]
 fn issuer_and_audience_are_checked_when_configured() {
     let auth = JwtAuth::hs256(b"s3cret")
         .with_issuer("https://id.example")

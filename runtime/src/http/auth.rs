@@ -254,6 +254,8 @@ impl JwtAuth {
         };
         let mut validation = Validation::new(alg);
         validation.leeway = self.leeway;
+        // A token that is not valid yet (`nbf` in the future) is refused, like an expired one.
+        validation.validate_nbf = true;
         let mut required = vec!["exp", "sub"];
         match &self.issuer {
             Some(iss) => {

@@ -80,6 +80,8 @@ fn error_at(span: Span, message: impl Into<String>) -> ExprError {
 /// Parses and checks `source`; `expected` is the type the context requires (a value of `T`
 /// is accepted where `optional<T>` is expected).
 pub fn check(source: &str, scope: &Scope<'_>, expected: Option<&Type>) -> Checked {
+    // Before `syn`, whose parser recurses: a deeply nested text must not overflow the stack.
+    super::expr_limits::check(source)?;
     let parsed: syn::Expr = syn::parse_str(source).map_err(|e| {
         let mut err = error_at(e.span(), format!("not a Rust expression: {e}"));
         if source.trim().is_empty() {

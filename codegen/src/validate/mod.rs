@@ -6,6 +6,7 @@
 
 mod context;
 pub mod expr_check;
+pub mod expr_limits;
 pub mod names;
 mod read_model;
 mod saga;

@@ -51,8 +51,11 @@ fn main() -> ExitCode {
 fn run(cli: &Cli) -> Result<ExitCode, String> {
     match &cli.command {
         Command::Check => {
-            let (model, _) = match codegen::load_catalog(&cli.root) {
-                Ok(v) => v,
+            let model = match codegen::load_catalog_warned(&cli.root) {
+                Ok(c) => {
+                    eprint!("{}", c.render_warnings());
+                    c.model
+                }
                 Err(e) => return Ok(report(e)),
             };
             let messages: usize = model
@@ -73,8 +76,11 @@ fn run(cli: &Cli) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Generate { check } => {
-            let (model, _) = match codegen::load_catalog(&cli.root) {
-                Ok(v) => v,
+            let model = match codegen::load_catalog_warned(&cli.root) {
+                Ok(c) => {
+                    eprint!("{}", c.render_warnings());
+                    c.model
+                }
                 Err(e) => return Ok(report(e)),
             };
             let options = codegen::emit::rust::RustOptions {

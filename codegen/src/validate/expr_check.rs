@@ -23,6 +23,11 @@ pub trait TypeLookup {
     /// Whether a field of this name failed to resolve (and was already reported), so that a
     /// reference to it must not be reported again.
     fn is_broken_field(&self, name: &str) -> bool;
+    /// Whether the file of this context did not parse (already reported), so that a
+    /// reference into it must not be reported again.
+    fn is_unparsed_context(&self, _name: &str) -> bool {
+        false
+    }
 }
 
 /// The variables an expression may read, and where it is written.
@@ -261,7 +266,9 @@ impl Checker<'_, '_> {
             Some(c) => {
                 let c = c.to_string();
                 if !self.scope.types.has_context(&c) {
-                    return Err(error_at(span, format!("unknown context `{c}`")));
+                    let mut e = error_at(span, format!("unknown context `{c}`"));
+                    e.silent = self.scope.types.is_unparsed_context(&c);
+                    return Err(e);
                 }
                 c
             }

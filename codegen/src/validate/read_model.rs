@@ -240,6 +240,9 @@ impl Validator<'_> {
             None => (ctx.to_owned(), name.value.clone()),
         };
         let Some(context) = contexts.iter().find(|c| c.name == ev_ctx) else {
+            if self.unparsed(&ev_ctx) {
+                return None;
+            }
             let help = suggest(&ev_ctx, contexts.iter().map(|c| c.name.as_str()));
             let d = self.error_at(
                 file,

@@ -261,7 +261,13 @@ impl Validator<'_> {
                 }
             }
         }
-        if self.diagnostics.len() == problems_before {
+        // A transition into a context whose file did not parse is dropped without a report.
+        let every_transition = states.iter().map(|s| s.transitions.len()).sum::<usize>()
+            == d.states
+                .iter()
+                .map(|(_, s)| s.value.on.0.len())
+                .sum::<usize>();
+        if self.diagnostics.len() == problems_before && every_transition {
             // Reachability is only meaningful once every transition resolved.
             self.saga_graph(file, d, &states, &state_names);
         }

@@ -297,6 +297,9 @@ impl Validator<'_> {
             return None;
         };
         let Some(context) = contexts.iter().find(|c| c.name == ctx) else {
+            if self.unparsed(ctx) {
+                return None;
+            }
             let help = suggest(ctx, contexts.iter().map(|c| c.name.as_str()));
             let e = self.error_at(file, &s.command, sd.pos, format!("unknown context `{ctx}`"));
             e.help = help;

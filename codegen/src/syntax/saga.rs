@@ -100,7 +100,7 @@ pub struct TransitionDef {
     pub goto: Loc<String>,
     /// Run the compensations of every completed step, newest first, before entering the target.
     #[serde(default)]
-    pub compensate: bool,
+    pub compensate: Loc<bool>,
     /// Data captured from the event: data field -> Rust expression over `event.*` and `meta.*`.
     #[serde(default)]
     #[schemars(with = "NamedMap<ExpressionSchema>")]

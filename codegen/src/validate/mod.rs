@@ -180,6 +180,40 @@ impl Validator<'_> {
         d
     }
 
+    /// Reports a key that has no effect, underlining it: a warning, which does not fail the
+    /// catalog.
+    fn warn_at(
+        &mut self,
+        file: FileId,
+        loc: &Loc<String>,
+        fallback: Pos,
+        message: impl Into<String>,
+    ) -> &mut Diagnostic {
+        let d = self.error_at(file, loc, fallback, message);
+        d.severity = crate::diagnostic::Severity::Warning;
+        d
+    }
+
+    /// The position of `key` when `value_pos` is the position of its value on the same line
+    /// (`key: value`), else `value_pos`.
+    fn key_before(&self, file: FileId, value_pos: Pos, key: &str) -> Pos {
+        let line = self.sources.get(file).line_text(value_pos.line);
+        let before: String = line
+            .chars()
+            .take((value_pos.column as usize).saturating_sub(1))
+            .collect();
+        match before.rfind(&format!("{key}:")) {
+            Some(at) => {
+                let column = before[..at].chars().count() + 1;
+                Pos::new(
+                    value_pos.line,
+                    u32::try_from(column).unwrap_or(value_pos.column),
+                )
+            }
+            None => value_pos,
+        }
+    }
+
     fn value_len(&self, file: FileId, loc: &Loc<String>) -> usize {
         let quoted = matches!(self.sources.get(file).char_at(loc.pos), Some('"' | '\''));
         loc.value

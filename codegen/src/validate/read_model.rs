@@ -487,6 +487,12 @@ impl Validator<'_> {
             }
             for role in &r.except_roles {
                 ok &= self.check_name(file, role, rf.pos, check_snake(&role.value, "role"));
+                if !def.roles.iter().any(|q| q.value == role.value) {
+                    self.warn_at(file, role, rf.pos, format!(
+                        "`except_roles` names `{}`, which is not in the query's `roles`: that role cannot query `{}` at all, so the exception has no effect",
+                        role.value, def.path.value
+                    ));
+                }
             }
             RowFilter {
                 field: r.field.value.clone(),

@@ -65,6 +65,20 @@ impl Validator<'_> {
             for role in &def.roles {
                 self.check_name(file, role, name.pos, check_snake(&role.value, "role"));
             }
+            if def.route.is_none()
+                && let Some(first) = def.roles.first()
+            {
+                self.warn_at(
+                    file,
+                    first,
+                    name.pos,
+                    format!(
+                        "`roles` has no effect: command `{}` has no `route`, so only sagas send it",
+                        name.value
+                    ),
+                )
+                .help = Some("remove `roles`, or give the command a `route`".into());
+            }
             if def.creates && !def.allowed_in.is_empty() {
                 self.error_at(file, &def.allowed_in[0], name.pos, "a command that creates its aggregate has no status to be allowed in: remove `allowed_in`");
             }

@@ -202,6 +202,7 @@ impl Validator<'_> {
         if let Some((start_name, _)) = &start {
             self.uninitialised_data(file, d, &data, &init, start_name);
         }
+        self.compensate_without_compensations(file, name, d);
         // Correlation of every handled event.
         let mut correlate = Vec::new();
         if let Some(corr_ty) = &corr_ty {
@@ -335,6 +336,45 @@ impl Validator<'_> {
                 "set it in `init` (`init: {{ {0}: <expression over event.* or meta.*> }}`), capture it from an event (`capture: {{ {0}: event.<field> }}`), or declare it `optional<{1}>`",
                 name.value, field.ty
             ));
+        }
+    }
+}
+
+impl Validator<'_> {
+    /// Warns about `compensate: true` in a saga none of whose steps has `compensate_with`:
+    /// there is nothing to compensate, so the key has no effect.
+    fn compensate_without_compensations(&mut self, file: FileId, name: &Loc<String>, d: &SagaDef) {
+        if d.states
+            .iter()
+            .any(|(_, s)| s.value.compensate_with.is_some())
+        {
+            return;
+        }
+        let transitions: Vec<Loc<String>> = d
+            .states
+            .iter()
+            .flat_map(|(_, s)| {
+                s.value
+                    .on
+                    .iter()
+                    .map(|(_, t)| &t.value.0)
+                    .chain(s.value.on_timeout.as_ref().map(|t| &t.value.0))
+            })
+            .filter(|t| t.compensate.value)
+            .map(|t| Loc::new("compensate".to_owned(), t.compensate.pos))
+            .collect();
+        for t in &transitions {
+            let pos = self.key_before(file, t.pos, "compensate");
+            self.warn_at(
+                file,
+                &Loc::new(t.value.clone(), pos),
+                name.pos,
+                format!(
+                    "`compensate: true` has no effect: no step of saga `{}` declares `compensate_with`",
+                    name.value
+                ),
+            )
+            .help = Some("remove it, or give the steps to undo a `compensate_with` command".into());
         }
     }
 }

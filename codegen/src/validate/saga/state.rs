@@ -271,7 +271,7 @@ impl Validator<'_> {
         ok.then(|| Transition {
             event,
             target: t.goto.value.clone(),
-            compensate: t.compensate,
+            compensate: t.compensate.value,
             capture,
         })
     }

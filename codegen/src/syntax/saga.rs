@@ -100,6 +100,7 @@ pub struct TransitionDef {
     pub goto: Loc<String>,
     /// Run the compensations of every completed step, newest first, before entering the target.
     #[serde(default)]
+    #[schemars(extend("default" = false))]
     pub compensate: Loc<bool>,
     /// Data captured from the event: data field -> Rust expression over `event.*` and `meta.*`.
     #[serde(default)]

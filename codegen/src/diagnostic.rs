@@ -257,3 +257,77 @@ pub fn suggest<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> Opti
         .min()
         .map(|(_, k)| format!("did you mean `{k}`?"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::SourceFile;
+
+    fn rendered(line: &str, column: u32, len: usize) -> String {
+        let mut sources = Sources::default();
+        let file = sources.add(SourceFile::new("f.yaml", format!("{line}\n")));
+        let d = Diagnostic {
+            len,
+            ..Diagnostic::new(file, Pos::new(1, column), "m")
+        };
+        render(&[d], &sources)
+    }
+
+    #[test]
+    fn carets_underline_the_whole_key_or_scalar() {
+        let carets = |line: &str, column: u32| {
+            rendered(line, column, 0)
+                .lines()
+                .nth(3)
+                .and_then(|l| l.split_once('|').map(|(_, c)| c.trim().to_owned()))
+                .unwrap_or_default()
+        };
+        assert_eq!(carets("descripton: text", 1), "^".repeat(10));
+        assert_eq!(carets("  prefetch: 70000", 13), "^".repeat(5));
+        assert_eq!(carets("x: { a: CartClosed, b: 1 }", 9), "^".repeat(10));
+        assert_eq!(carets("x: [one, two]", 10), "^".repeat(3));
+        assert_eq!(carets("x: \"a: b\" # c", 4), "^".repeat(6));
+        assert_eq!(carets("x: plain text # comment", 4), "^".repeat(10));
+        assert_eq!(carets("x: { a: 1 }", 4), "^");
+    }
+
+    #[test]
+    fn long_lines_are_cut_around_the_carets() {
+        let line = format!("{}TARGET{}", "a".repeat(5_000), "b".repeat(5_000));
+        let out = rendered(&line, 5_001, 6);
+        let snippet = out.lines().nth(2).expect("snippet");
+        assert!(snippet.len() < SNIPPET_WIDTH + 20, "{snippet}");
+        assert!(
+            snippet.contains("...aaa") && snippet.ends_with("bbb..."),
+            "{snippet}"
+        );
+        let carets = out.lines().nth(3).expect("carets");
+        let at = snippet.find("TARGET").expect("shown");
+        assert_eq!(carets.find('^'), Some(at), "{out}");
+        assert!(carets.ends_with("^^^^^^"), "{out}");
+    }
+
+    #[test]
+    fn warnings_are_labelled_and_counted_apart() {
+        let mut sources = Sources::default();
+        let file = sources.add(SourceFile::new("f.yaml", "a: 1\n"));
+        let warning = Diagnostic::warning(file, Pos::new(1, 1), "w");
+        let out = render(std::slice::from_ref(&warning), &sources);
+        assert!(out.starts_with("f.yaml:1:1: warning: w\n"), "{out}");
+        assert!(
+            out.ends_with("warning: the catalog has 1 warning\n"),
+            "{out}"
+        );
+        let error = Diagnostic::new(file, Pos::new(1, 4), "e");
+        let out = render(&[warning.clone(), error.clone()], &sources);
+        assert!(
+            out.ends_with("error: the catalog has 1 problem and 1 warning\n"),
+            "{out}"
+        );
+        let mut all = Diagnostics::default();
+        all.push(warning);
+        assert!(all.is_empty() && all.len() == 0);
+        all.push(error);
+        assert!(!all.is_empty() && all.len() == 1);
+    }
+}

@@ -326,7 +326,8 @@ mod tests {
         );
         let mut all = Diagnostics::default();
         all.push(warning);
-        assert!(all.is_empty() && all.len() == 0);
+        assert!(all.is_empty());
+        assert_eq!(all.len(), 0);
         all.push(error);
         assert!(!all.is_empty() && all.len() == 1);
     }

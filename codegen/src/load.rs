@@ -106,7 +106,9 @@ fn parse_one<T: DeserializeOwned>(
                     )
                 })
                 .unwrap_or(Pos::new(1, 1));
-            diagnostics.push(Diagnostic::new(id, pos, message(e.without_snippet(), file)));
+            let (message, help) = message(e.without_snippet(), file);
+            let d = diagnostics.push(Diagnostic::new(id, pos, message));
+            d.help = help;
             None
         }
     }
@@ -129,9 +131,30 @@ fn options() -> serde_saphyr::Options {
     options
 }
 
-/// The message of a parse error, in the tool's own words where the parser's would leak its
-/// internals (its option names, its recursion).
-fn message(e: &serde_saphyr::Error, file: &SourceFile) -> String {
+/// The message of a parse error and a hint, in the tool's own words where the parser's would
+/// leak its internals (its option names, its recursion, serde's "fields" for YAML keys).
+fn message(e: &serde_saphyr::Error, file: &SourceFile) -> (String, Option<String>) {
+    use serde_saphyr::Error as E;
+    match e {
+        E::SerdeUnknownField {
+            field, expected, ..
+        } => {
+            let keys = expected.join(", ");
+            let help = match crate::diagnostic::suggest(field, expected.iter().copied()) {
+                Some(hint) => format!("{hint} The keys here are {keys}."),
+                None => format!("the keys here are {keys}"),
+            };
+            (format!("unknown key `{field}`"), Some(help))
+        }
+        E::SerdeMissingField { field, .. } => {
+            (format!("missing key `{field}` in this mapping"), None)
+        }
+        other => (parser_message(other, file), None),
+    }
+}
+
+/// The message of any other parse error.
+fn parser_message(e: &serde_saphyr::Error, file: &SourceFile) -> String {
     use serde_saphyr::Error as E;
     use serde_saphyr::budget::BudgetBreach as B;
     let too_deep = || format!("the YAML is nested more than {MAX_YAML_DEPTH} levels deep");

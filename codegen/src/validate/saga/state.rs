@@ -109,6 +109,25 @@ impl Validator<'_> {
                 );
             }
             let rd = &r.value;
+            if rd.max_attempts.value == 1 {
+                let delays = [
+                    rd.initial_delay.as_ref().map(|d| ("initial_delay", d.pos)),
+                    rd.backoff.as_ref().map(|b| ("backoff", b.pos)),
+                    rd.max_delay.as_ref().map(|d| ("max_delay", d.pos)),
+                ];
+                for (key, pos) in delays.into_iter().flatten() {
+                    let key_pos = self.key_before(file, pos, key);
+                    let d = self.diagnostics.push(
+                        crate::diagnostic::Diagnostic::warning(
+                            file,
+                            if key_pos.is_known() { key_pos } else { r.pos },
+                            format!("`{key}` has no effect: with `max_attempts: 1` the step is never retried"),
+                        )
+                        .with_len(key.len()),
+                    );
+                    d.help = Some("remove it, or allow more attempts".into());
+                }
+            }
             if rd.max_attempts.value == 0 {
                 self.error(
                     file,

@@ -39,8 +39,37 @@ impl Report {
 }
 
 /// Parses and validates catalog files held in memory (paths relative to the catalog root:
-/// `catalog/<context>.yaml`, `sagas.yaml`, `topology.yaml`).
+/// `catalog/<context>.yaml`, `sagas.yaml`, `topology.yaml`). Warnings are dropped: see
+/// [`check_files_warned`].
 pub fn check_files(files: Vec<SourceFile>) -> Result<(Model, Sources), Report> {
+    check_files_warned(files).map(|c| (c.model, c.sources))
+}
+
+/// A catalog without errors: its model, its files and the warnings found.
+#[derive(Debug)]
+pub struct Checked {
+    /// The validated model.
+    pub model: Model,
+    /// The files, for rendering snippets.
+    pub sources: Sources,
+    /// Keys that have no effect and similar problems that do not fail the catalog, sorted.
+    pub warnings: Vec<Diagnostic>,
+}
+
+impl Checked {
+    /// The warnings rendered with source snippets and a summary line; empty without any.
+    pub fn render_warnings(&self) -> String {
+        if self.warnings.is_empty() {
+            String::new()
+        } else {
+            diagnostic::render(&self.warnings, &self.sources)
+        }
+    }
+}
+
+/// Like [`check_files`], keeping the warnings (a failed catalog's [`Report`] holds its
+/// warnings next to its errors).
+pub fn check_files_warned(files: Vec<SourceFile>) -> Result<Checked, Report> {
     let mut sources = Sources::default();
     for f in files {
         sources.add(f);
@@ -49,7 +78,11 @@ pub fn check_files(files: Vec<SourceFile>) -> Result<(Model, Sources), Report> {
     let parsed = load::parse(&sources, &mut diagnostics);
     let model = validate::validate(&sources, &parsed, &mut diagnostics);
     match model {
-        Some(m) if diagnostics.is_empty() => Ok((m, sources)),
+        Some(model) if diagnostics.is_empty() => Ok(Checked {
+            model,
+            warnings: diagnostics.into_sorted(&sources),
+            sources,
+        }),
         _ => Err(Report {
             diagnostics: diagnostics.into_sorted(&sources),
             sources,
@@ -66,8 +99,14 @@ pub enum LoadError {
     Invalid(Report),
 }
 
-/// Reads, parses and validates the catalog under `root`.
+/// Reads, parses and validates the catalog under `root` (warnings dropped: see
+/// [`load_catalog_warned`]).
 pub fn load_catalog(root: &Path) -> Result<(Model, Sources), LoadError> {
+    load_catalog_warned(root).map(|c| (c.model, c.sources))
+}
+
+/// Reads, parses and validates the catalog under `root`, keeping the warnings.
+pub fn load_catalog_warned(root: &Path) -> Result<Checked, LoadError> {
     let files = load::read_files(root).map_err(LoadError::Read)?;
-    check_files(files).map_err(LoadError::Invalid)
+    check_files_warned(files).map_err(LoadError::Invalid)
 }

@@ -95,7 +95,7 @@ pub(crate) fn parse_one<T: DeserializeOwned>(
         diagnostics.push(Diagnostic::new(id, Pos::new(1, 1), "the file is empty"));
         return None;
     }
-    match serde_saphyr::from_str::<T>(&file.text) {
+    match serde_saphyr::from_str_with_options::<T>(&file.text, options()) {
         Ok(v) => Some(v),
         Err(e) => {
             let pos = e
@@ -107,14 +107,114 @@ pub(crate) fn parse_one<T: DeserializeOwned>(
                     )
                 })
                 .unwrap_or(Pos::new(1, 1));
-            diagnostics.push(Diagnostic::new(
-                id,
-                pos,
-                clean_message(&e.without_snippet().to_string()),
-            ));
+            let (message, help) = message(e.without_snippet(), file);
+            let d = diagnostics.push(Diagnostic::new(id, pos, message));
+            d.help = help;
             None
         }
     }
+}
+
+/// The deepest nesting of YAML collections (mappings and sequences) a catalog file may have.
+/// The deepest the file formats need is about ten; the limit keeps the parser and the
+/// deserializer, which recurse, far from the end of the stack.
+pub const MAX_YAML_DEPTH: usize = 64;
+
+/// The parser's options: its defaults (duplicate keys rejected, budgets on nodes, aliases
+/// and sizes) with the nesting of block and flow collections both limited to
+/// [`MAX_YAML_DEPTH`].
+fn options() -> serde_saphyr::Options {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_depth = MAX_YAML_DEPTH;
+    budget.flow_nesting_limit = MAX_YAML_DEPTH;
+    let mut options = serde_saphyr::Options::default();
+    options.budget = Some(budget);
+    options
+}
+
+/// The message of a parse error and a hint, in the tool's own words where the parser's would
+/// leak its internals (its option names, its recursion, serde's "fields" for YAML keys).
+fn message(e: &serde_saphyr::Error, file: &SourceFile) -> (String, Option<String>) {
+    use serde_saphyr::Error as E;
+    match e {
+        E::SerdeUnknownField {
+            field, expected, ..
+        } => {
+            let keys = expected.join(", ");
+            let help = match crate::diagnostic::suggest(field, expected.iter().copied()) {
+                Some(hint) => format!("{hint} The keys here are {keys}."),
+                None => format!("the keys here are {keys}"),
+            };
+            (format!("unknown key `{field}`"), Some(help))
+        }
+        E::SerdeMissingField { field, .. } => {
+            (format!("missing key `{field}` in this mapping"), None)
+        }
+        other => (parser_message(other, file), None),
+    }
+}
+
+/// The message of any other parse error.
+fn parser_message(e: &serde_saphyr::Error, file: &SourceFile) -> String {
+    use serde_saphyr::Error as E;
+    use serde_saphyr::budget::BudgetBreach as B;
+    let too_deep = || format!("the YAML is nested more than {MAX_YAML_DEPTH} levels deep");
+    match e {
+        E::DuplicateMappingKey { key, location } => {
+            let key = key.clone().unwrap_or_else(|| "?".to_owned());
+            let first = first_definition(file, &key, location.line(), location.column());
+            match first {
+                Some(line) => format!("duplicate key `{key}` (first defined at line {line})"),
+                None => format!("duplicate key `{key}`"),
+            }
+        }
+        E::Budget { breach, .. } => match breach {
+            B::Depth { .. } => too_deep(),
+            B::Nodes { .. } | B::Events { .. } | B::ScalarBytes { .. } => {
+                "the file is too large: split the catalog into more files".to_owned()
+            }
+            B::Aliases { .. } | B::Anchors { .. } | B::AliasAnchorRatio { .. } => {
+                "the file uses too many YAML aliases".to_owned()
+            }
+            _ => "the file exceeds the parser's size limits".to_owned(),
+        },
+        other => {
+            let m = clean_message(&other.to_string());
+            if m == "recursion limit exceeded" {
+                too_deep()
+            } else {
+                m
+            }
+        }
+    }
+}
+
+/// The line where `key` was first written in the mapping that repeats it at `line`:
+/// the nearest line above at the same indentation holding `key:` before the mapping ends
+/// (a line indented less).
+fn first_definition(file: &SourceFile, key: &str, line: u64, column: u64) -> Option<u32> {
+    let line = u32::try_from(line).ok()?;
+    let indent = usize::try_from(column).ok()?.checked_sub(1)?;
+    let written = [
+        format!("{key}:"),
+        format!("\"{key}\":"),
+        format!("'{key}':"),
+    ];
+    for l in (1..line).rev() {
+        let text = file.line_text(l);
+        let trimmed = text.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let at = text.len() - trimmed.len();
+        if at == indent && written.iter().any(|w| trimmed.starts_with(w.as_str())) {
+            return Some(l);
+        }
+        if at < indent {
+            return None;
+        }
+    }
+    None
 }
 
 /// Strips the parser's own `error: line N column M:` prefix, which diagnostics repeat.

@@ -162,7 +162,7 @@ fn init(dir: &Path, args: &RuntimeArgs) -> Result<ExitCode, String> {
 
 fn check(root: &Path) -> Result<ExitCode, String> {
     // Both are loaded first so that one run reports the problems of both.
-    let catalog = codegen::load_catalog(root);
+    let catalog = codegen::load_catalog_warned(root);
     let project = codegen::project::load_project(root);
     let mut failed = false;
     for e in [catalog.as_ref().err(), project.as_ref().err()]
@@ -172,12 +172,14 @@ fn check(root: &Path) -> Result<ExitCode, String> {
         report(e);
         failed = true;
     }
-    let Ok((model, _)) = catalog else {
+    let Ok(checked) = catalog else {
         return Ok(ExitCode::FAILURE);
     };
+    eprint!("{}", checked.render_warnings());
     if failed {
         return Ok(ExitCode::FAILURE);
     }
+    let model = checked.model;
     let messages: usize = model
         .contexts
         .iter()
@@ -197,9 +199,9 @@ fn check(root: &Path) -> Result<ExitCode, String> {
 }
 
 fn generate(root: &Path, check: bool) -> Result<ExitCode, String> {
-    let catalog = codegen::load_catalog(root);
+    let catalog = codegen::load_catalog_warned(root);
     let project = codegen::project::load_project(root);
-    let (Ok((model, _)), Ok(project)) = (&catalog, &project) else {
+    let (Ok(checked), Ok(project)) = (&catalog, &project) else {
         for e in [catalog.as_ref().err(), project.as_ref().err()]
             .into_iter()
             .flatten()
@@ -208,6 +210,8 @@ fn generate(root: &Path, check: bool) -> Result<ExitCode, String> {
         }
         return Ok(ExitCode::FAILURE);
     };
+    eprint!("{}", checked.render_warnings());
+    let model = &checked.model;
     let options = codegen::emit::rust::RustOptions {
         runtime: project.runtime.clone(),
     };

@@ -30,6 +30,61 @@ fn every_invalid_catalog_reports_its_problems() {
     });
 }
 
+/// The corpus of accepted catalogs with warnings under `tests/warnings/`: each one is
+/// accepted, with the warnings recorded in its snapshot.
+#[test]
+fn every_warning_case_is_accepted_with_its_warnings() {
+    insta::glob!("../..", "tests/warnings/*.yaml", |path| {
+        let text = std::fs::read_to_string(path).expect("readable case");
+        let purpose = text
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim_start_matches("# ")
+            .to_owned();
+        let checked =
+            codegen::check_files_warned(common::split_bundle(&text)).unwrap_or_else(|r| {
+                panic!("{}: rejected ({purpose}):\n{}", path.display(), r.render())
+            });
+        assert!(
+            !checked.warnings.is_empty(),
+            "{}: no warning",
+            path.display()
+        );
+        insta::with_settings!({ description => purpose }, {
+            insta::assert_snapshot!(checked.render_warnings());
+        });
+    });
+}
+
+#[test]
+fn the_cli_prints_warnings_and_succeeds() {
+    let text = std::fs::read_to_string(
+        common::repo_root().join("tests/warnings/01-keys-without-effect.yaml"),
+    )
+    .expect("case");
+    let dir = common::write_catalog("cli-warnings", &common::split_bundle(&text));
+    for args in [&["check"][..], &["generate"]] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_codegen"))
+            .args(args)
+            .arg("--root")
+            .arg(&dir)
+            .output()
+            .expect("runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(": warning: `roles` has no effect"),
+            "{args:?}: {stderr}"
+        );
+        assert!(
+            stderr.ends_with("warning: the catalog has 3 warnings\n"),
+            "{args:?}: {stderr}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 #[test]
 fn the_cli_exits_non_zero_and_prints_positions() {
     let text =

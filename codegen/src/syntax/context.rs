@@ -10,6 +10,7 @@ use serde::Deserialize;
 #[serde(deny_unknown_fields)]
 pub struct ContextFile {
     /// Name of the context (snake_case); it names the service crates and the queues.
+    #[schemars(regex(pattern = r"^[a-z]([a-z0-9]|_[a-z0-9])*$"))]
     pub context: Loc<String>,
     /// What the context is responsible for.
     #[serde(default)]
@@ -63,6 +64,7 @@ pub struct FieldDef {
     pub non_empty: bool,
     /// The string must be one of these values.
     #[serde(default, rename = "enum")]
+    #[schemars(extend("minItems" = 1))]
     pub one_of: Option<Loc<Vec<String>>>,
     /// An example value, used in the generated documentation.
     #[serde(default)]
@@ -91,9 +93,11 @@ pub struct TypeDef {
     pub description: Option<String>,
     /// Record fields (a record type).
     #[serde(default)]
+    #[schemars(extend("minProperties" = 1))]
     pub fields: Option<Fields>,
     /// Enum variants in snake_case (an enum type).
     #[serde(default)]
+    #[schemars(extend("minItems" = 1))]
     pub variants: Option<Vec<Loc<String>>>,
 }
 
@@ -109,6 +113,7 @@ pub struct AggregateDef {
     pub id: Option<Loc<String>>,
     /// Lifecycle statuses in snake_case; the first is the status of a new aggregate unless
     /// its creating event sets another.
+    #[schemars(extend("minItems" = 1))]
     pub statuses: Loc<Vec<Loc<String>>>,
     /// State fields (besides the implicit `id` and `status`).
     #[serde(default)]
@@ -147,6 +152,7 @@ pub struct CommandDef {
     #[serde(default)]
     pub rules: Vec<Loc<RuleDef>>,
     /// Events emitted when the command is accepted.
+    #[schemars(extend("minItems" = 1))]
     pub emits: Loc<Vec<Loc<ShortOr<EmitDef>>>>,
 }
 
@@ -273,6 +279,7 @@ pub struct ReadModelDef {
     /// Document fields (besides the implicit tenant).
     pub fields: Fields,
     /// Events that build the documents: `Event` of this context or `context.Event`.
+    #[schemars(extend("minProperties" = 1))]
     pub from: NamedMap<Loc<ChangeSet>>,
     /// The Query API routes of the read model.
     #[serde(default)]
@@ -286,6 +293,7 @@ pub struct QueryDef {
     /// Route path, e.g. `/orders`.
     pub path: Loc<String>,
     /// Roles allowed to query.
+    #[schemars(extend("minItems" = 1))]
     pub roles: Vec<Loc<String>>,
     /// Filterable fields and their operators (`eq`, `ne`, `gt`, `gte`, `lt`, `lte`, `in`).
     #[serde(default)]
@@ -298,9 +306,11 @@ pub struct QueryDef {
     pub default_sort: Option<Loc<String>>,
     /// Default page size (default 20).
     #[serde(default)]
+    #[schemars(range(min = 1, max = 1000))]
     pub page_size: Option<Loc<u32>>,
     /// Largest page size a client may ask for (default 100).
     #[serde(default)]
+    #[schemars(range(min = 1, max = 1000))]
     pub max_page_size: Option<Loc<u32>>,
     /// Row-level security: a document is visible only when `field` equals a JWT claim.
     #[serde(default)]

@@ -125,7 +125,9 @@ impl<'de, V: Deserialize<'de>> Deserialize<'de> for NamedMap<V> {
                 Ok(NamedMap(entries))
             }
         }
-        deserializer.deserialize_map(MapVisitor(PhantomData))
+        // `deserialize_any`, not `deserialize_map`: an empty key (`types:`, a YAML null) means
+        // an empty mapping, as the schema says, and only `visit_unit` sees it.
+        deserializer.deserialize_any(MapVisitor(PhantomData))
     }
 }
 

@@ -32,7 +32,8 @@ pub struct SagaDef {
     #[serde(default)]
     #[schemars(with = "NamedMap<ExpressionSchema>")]
     pub correlate: NamedMap<Loc<String>>,
-    /// Data kept by the instance.
+    /// Data kept by the instance (the correlation field at least).
+    #[schemars(extend("minProperties" = 1))]
     pub data: Fields,
     /// Initial data from the start event: data field -> Rust expression over `event.*` and
     /// `meta.*` (default: the start event's field of the same name).
@@ -42,6 +43,7 @@ pub struct SagaDef {
     /// The state entered when the saga starts.
     pub initial: Loc<String>,
     /// The states, by name (PascalCase).
+    #[schemars(extend("minProperties" = 1))]
     pub states: NamedMap<Loc<StateDef>>,
 }
 
@@ -100,7 +102,8 @@ pub struct TransitionDef {
     pub goto: Loc<String>,
     /// Run the compensations of every completed step, newest first, before entering the target.
     #[serde(default)]
-    pub compensate: bool,
+    #[schemars(extend("default" = false))]
+    pub compensate: Loc<bool>,
     /// Data captured from the event: data field -> Rust expression over `event.*` and `meta.*`.
     #[serde(default)]
     #[schemars(with = "NamedMap<ExpressionSchema>")]
@@ -123,6 +126,7 @@ impl Shorthand for TransitionDef {
 #[serde(deny_unknown_fields)]
 pub struct RetryDef {
     /// Total number of attempts, the first included (at least 1).
+    #[schemars(range(min = 1))]
     pub max_attempts: Loc<u32>,
     /// Delay before the second attempt (default `1s`).
     #[serde(default)]

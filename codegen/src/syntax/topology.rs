@@ -27,27 +27,34 @@ pub struct TopologyFile {
 pub struct NamingDef {
     /// Command queue of a context (default `{context}.commands`).
     #[serde(default)]
+    #[schemars(regex(pattern = "^(?=.*\\{context\\})"))]
     pub command_queue: Option<Loc<String>>,
     /// Fanout event exchange of a context (default `{context}.events`).
     #[serde(default)]
+    #[schemars(regex(pattern = "^(?=.*\\{context\\})"))]
     pub event_exchange: Option<Loc<String>>,
     /// Fanout exchange of command outcomes of a context (default `{context}.outcomes`).
     #[serde(default)]
+    #[schemars(regex(pattern = "^(?=.*\\{context\\})"))]
     pub outcome_exchange: Option<Loc<String>>,
     /// Queue of a context's consuming process (default `{context}.{process}`).
     #[serde(default)]
+    #[schemars(regex(pattern = "^(?=.*\\{context\\})(?=.*\\{process\\})"))]
     pub process_queue: Option<Loc<String>>,
     /// Queue of a saga orchestrator (default `saga.{saga}`).
     #[serde(default)]
+    #[schemars(regex(pattern = "^(?=.*\\{saga\\})"))]
     pub saga_queue: Option<Loc<String>>,
     /// Dead-letter exchange (default `dead-letter`).
     #[serde(default)]
     pub dead_letter_exchange: Option<Loc<String>>,
     /// Dead-letter queue of a queue (default `{queue}.dlq`).
     #[serde(default)]
+    #[schemars(regex(pattern = "^(?=.*\\{queue\\})"))]
     pub dead_letter_queue: Option<Loc<String>>,
     /// Delayed-retry queue of a queue (default `{queue}.retry.{delay}`).
     #[serde(default)]
+    #[schemars(regex(pattern = "^(?=.*\\{queue\\})(?=.*\\{delay\\})"))]
     pub retry_queue: Option<Loc<String>>,
 }
 
@@ -60,6 +67,7 @@ pub struct QueueSettingsDef {
     pub queue_type: Option<Loc<String>>,
     /// Unacknowledged messages a consumer may hold (default 32).
     #[serde(default)]
+    #[schemars(range(min = 1, max = 65535))]
     pub prefetch: Option<Loc<u32>>,
     /// Deliveries before the broker dead-letters a message (quorum queues; default 10).
     #[serde(default)]

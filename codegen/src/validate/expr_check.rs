@@ -23,6 +23,11 @@ pub trait TypeLookup {
     /// Whether a field of this name failed to resolve (and was already reported), so that a
     /// reference to it must not be reported again.
     fn is_broken_field(&self, name: &str) -> bool;
+    /// Whether the file of this context did not parse (already reported), so that a
+    /// reference into it must not be reported again.
+    fn is_unparsed_context(&self, _name: &str) -> bool {
+        false
+    }
 }
 
 /// The variables an expression may read, and where it is written.
@@ -80,6 +85,8 @@ fn error_at(span: Span, message: impl Into<String>) -> ExprError {
 /// Parses and checks `source`; `expected` is the type the context requires (a value of `T`
 /// is accepted where `optional<T>` is expected).
 pub fn check(source: &str, scope: &Scope<'_>, expected: Option<&Type>) -> Checked {
+    // Before `syn`, whose parser recurses: a deeply nested text must not overflow the stack.
+    super::expr_limits::check(source)?;
     let parsed: syn::Expr = syn::parse_str(source).map_err(|e| {
         let mut err = error_at(e.span(), format!("not a Rust expression: {e}"));
         if source.trim().is_empty() {
@@ -259,7 +266,9 @@ impl Checker<'_, '_> {
             Some(c) => {
                 let c = c.to_string();
                 if !self.scope.types.has_context(&c) {
-                    return Err(error_at(span, format!("unknown context `{c}`")));
+                    let mut e = error_at(span, format!("unknown context `{c}`"));
+                    e.silent = self.scope.types.is_unparsed_context(&c);
+                    return Err(e);
                 }
                 c
             }

@@ -6,6 +6,7 @@
 
 mod context;
 pub mod expr_check;
+pub mod expr_limits;
 pub mod names;
 mod read_model;
 mod saga;
@@ -42,11 +43,31 @@ pub fn validate(
     parsed: &Parsed,
     diagnostics: &mut Diagnostics,
 ) -> Option<Model> {
+    // Files that did not parse: a reference into them is not reported (their problem is).
+    let mut table = TypeTable::default();
+    for (id, file) in sources.iter() {
+        if parsed.contexts.iter().any(|(f, _)| *f == id) {
+            continue;
+        }
+        if let Some(stem) = file
+            .path
+            .strip_prefix(concat!("catalog", "/"))
+            .and_then(|p| p.rsplit_once('.'))
+            .map(|(stem, _)| stem)
+        {
+            table.unparsed_contexts.insert(stem.to_owned());
+        }
+    }
+    let sagas_unparsed = parsed.sagas.is_none()
+        && sources
+            .iter()
+            .any(|(_, f)| f.path == crate::load::SAGAS_FILE);
     let mut v = Validator {
         sources,
         diagnostics,
-        types: Rc::new(TypeTable::default()),
+        types: Rc::new(table),
         symbols: Vec::new(),
+        sagas_unparsed,
     };
     let contexts = v.contexts(&parsed.contexts);
     let sagas = match &parsed.sagas {
@@ -77,6 +98,8 @@ struct TypeTable {
     kinds: HashMap<TypeName, ValueKind>,
     /// Names of fields whose type did not resolve (already reported).
     broken_fields: std::collections::HashSet<String>,
+    /// Contexts whose file did not parse (already reported): references into them are not.
+    unparsed_contexts: std::collections::HashSet<String>,
 }
 
 impl TypeLookup for TypeTable {
@@ -103,6 +126,9 @@ impl TypeLookup for TypeTable {
     fn is_broken_field(&self, name: &str) -> bool {
         self.broken_fields.contains(name)
     }
+    fn is_unparsed_context(&self, name: &str) -> bool {
+        self.unparsed_contexts.contains(name)
+    }
 }
 
 /// Where an expression is written and what it may read.
@@ -117,9 +143,17 @@ pub(crate) struct Validator<'a> {
     diagnostics: &'a mut Diagnostics,
     types: Rc<TypeTable>,
     symbols: Vec<Symbols>,
+    /// Whether `sagas.yaml` did not parse (so `saga.*` processes are unknown).
+    sagas_unparsed: bool,
 }
 
 impl Validator<'_> {
+    /// Whether `context` is a context whose file did not parse: a reference into it follows
+    /// from the parse error already reported, so it is not reported again.
+    fn unparsed(&self, context: &str) -> bool {
+        self.types.unparsed_contexts.contains(context)
+    }
+
     /// Reports a problem at `pos` (or `fallback` when the parser did not know the position).
     fn error(
         &mut self,
@@ -144,6 +178,40 @@ impl Validator<'_> {
         let d = self.error(file, loc.pos, fallback, message);
         d.len = len;
         d
+    }
+
+    /// Reports a key that has no effect, underlining it: a warning, which does not fail the
+    /// catalog.
+    fn warn_at(
+        &mut self,
+        file: FileId,
+        loc: &Loc<String>,
+        fallback: Pos,
+        message: impl Into<String>,
+    ) -> &mut Diagnostic {
+        let d = self.error_at(file, loc, fallback, message);
+        d.severity = crate::diagnostic::Severity::Warning;
+        d
+    }
+
+    /// The position of `key` when `value_pos` is the position of its value on the same line
+    /// (`key: value`), else `value_pos`.
+    fn key_before(&self, file: FileId, value_pos: Pos, key: &str) -> Pos {
+        let line = self.sources.get(file).line_text(value_pos.line);
+        let before: String = line
+            .chars()
+            .take((value_pos.column as usize).saturating_sub(1))
+            .collect();
+        match before.rfind(&format!("{key}:")) {
+            Some(at) => {
+                let column = before[..at].chars().count() + 1;
+                Pos::new(
+                    value_pos.line,
+                    u32::try_from(column).unwrap_or(value_pos.column),
+                )
+            }
+            None => value_pos,
+        }
     }
 
     fn value_len(&self, file: FileId, loc: &Loc<String>) -> usize {
@@ -216,6 +284,7 @@ impl Validator<'_> {
         };
         match self.resolve_parsed(context, &parsed) {
             Ok(t) => Some(t),
+            Err(_) if parsed_contexts(&parsed).any(|c| self.unparsed(c)) => None,
             Err((msg, help)) => {
                 let d = self.error_at(file, ty, fallback, msg);
                 d.help = help;
@@ -526,6 +595,14 @@ impl Validator<'_> {
                 None
             }
         }
+    }
+}
+
+/// The contexts a type expression names (`ctx.Type`, also inside `list<...>`).
+fn parsed_contexts(ty: &TypeExpr) -> Box<dyn Iterator<Item = &str> + '_> {
+    match ty {
+        TypeExpr::List(inner) | TypeExpr::Optional(inner) => parsed_contexts(inner),
+        TypeExpr::Name { context, .. } => Box::new(context.as_deref().into_iter()),
     }
 }
 

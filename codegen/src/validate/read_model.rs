@@ -240,6 +240,9 @@ impl Validator<'_> {
             None => (ctx.to_owned(), name.value.clone()),
         };
         let Some(context) = contexts.iter().find(|c| c.name == ev_ctx) else {
+            if self.unparsed(&ev_ctx) {
+                return None;
+            }
             let help = suggest(&ev_ctx, contexts.iter().map(|c| c.name.as_str()));
             let d = self.error_at(
                 file,
@@ -484,6 +487,12 @@ impl Validator<'_> {
             }
             for role in &r.except_roles {
                 ok &= self.check_name(file, role, rf.pos, check_snake(&role.value, "role"));
+                if !def.roles.iter().any(|q| q.value == role.value) {
+                    self.warn_at(file, role, rf.pos, format!(
+                        "`except_roles` names `{}`, which is not in the query's `roles`: that role cannot query `{}` at all, so the exception has no effect",
+                        role.value, def.path.value
+                    ));
+                }
             }
             RowFilter {
                 field: r.field.value.clone(),

@@ -96,6 +96,14 @@ impl Validator<'_> {
             }
             let known: Vec<String> = process_names(contexts, sagas);
             for (name, s) in t.processes.iter() {
+                let unparsed = match name.value.split_once('.') {
+                    Some(("saga", _)) => self.sagas_unparsed,
+                    Some((ctx, _)) => self.unparsed(ctx),
+                    None => false,
+                };
+                if !known.contains(&name.value) && unparsed {
+                    continue;
+                }
                 if !known.contains(&name.value) {
                     let help = suggest(&name.value, known.iter().map(String::as_str));
                     let d = self.error_at(file, name, Pos::default(), format!(

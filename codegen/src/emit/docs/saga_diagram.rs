@@ -7,7 +7,7 @@ use super::flows::saga_process;
 use super::message_catalog::{FieldRow, field_rows};
 use super::{Docs, md_cell};
 use crate::emit::EmitError;
-use crate::model::{RetryPolicy, Saga, SagaCommand, Terminal};
+use crate::model::{RetryPolicy, Saga, SagaCommand, SagaState, Terminal};
 use askama::Template;
 use std::time::Duration;
 
@@ -43,6 +43,19 @@ fn command_text(c: &SagaCommand) -> String {
     s
 }
 
+/// What a state does, one line each: the command it sends on entry and the command that
+/// compensates it (`compensated by context.Command`).
+fn step_note(s: &SagaState) -> Option<String> {
+    let mut lines = Vec::new();
+    if let Some(c) = &s.send {
+        lines.push(format!("sends {}", c.command));
+    }
+    if let Some(c) = &s.compensation {
+        lines.push(format!("compensated by {}", c.command));
+    }
+    (!lines.is_empty()).then(|| lines.join("\n"))
+}
+
 /// The state machine as a diagram (start node, states, event and timeout transitions).
 pub fn state_diagram(saga: &Saga) -> Diagram {
     let mut d = Diagram::default();
@@ -54,8 +67,9 @@ pub fn state_diagram(saga: &Saga) -> Diagram {
             None => NodeKind::State,
         };
         let mut label = s.name.clone();
-        if let Some(c) = &s.send {
-            label.push_str(&format!("\nsends {}", c.command));
+        if let Some(note) = step_note(s) {
+            label.push('\n');
+            label.push_str(&note);
         }
         d.node(format!("s:{}", s.name), label, kind);
     }
@@ -99,10 +113,7 @@ pub fn mermaid(saga: &Saga) -> String {
     let states: Vec<(String, Option<String>)> = saga
         .states
         .iter()
-        .map(|s| {
-            let note = s.send.as_ref().map(|c| format!("sends {}", c.command));
-            (s.name.clone(), note)
-        })
+        .map(|s| (s.name.clone(), step_note(s).map(|n| n.replace('\n', "; "))))
         .collect();
     let mut transitions = vec![(None, Some(saga.initial.clone()), saga.start.to_string())];
     for s in &saga.states {

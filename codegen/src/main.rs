@@ -210,11 +210,16 @@ fn generate(root: &Path, check: bool) -> Result<ExitCode, String> {
         }
         return Ok(ExitCode::FAILURE);
     };
+    let runtime = match project.runtime_source(root) {
+        Ok(r) => r,
+        Err(e) => {
+            report(&e);
+            return Ok(ExitCode::FAILURE);
+        }
+    };
     eprint!("{}", checked.render_warnings());
     let model = &checked.model;
-    let options = codegen::emit::rust::RustOptions {
-        runtime: project.runtime.clone(),
-    };
+    let options = codegen::emit::rust::RustOptions { runtime };
     let output = codegen::emit::generate_with(model, &options).map_err(|e| e.to_string())?;
     let dir = root.join(codegen::emit::OUTPUT_DIR);
     let starters =

@@ -105,18 +105,26 @@ fn toml_str(s: &str) -> String {
     out
 }
 
-/// The resolved project settings.
+/// The validated project settings.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Project {
-    /// Where the generated crates take the `runtime` crate from.
-    pub runtime: RuntimeSource,
+    /// Where the generated crates take the `runtime` crate from, when `project.yaml` says.
+    pub runtime: Option<RuntimeSource>,
 }
 
-/// Reads, validates and resolves the project settings of the project rooted at `root`.
-///
-/// A configured `path` must hold a `Cargo.toml` of a package named `runtime`; without a
-/// configured source the nearest `runtime/` folder upwards is used, and its absence is an
-/// error that says how to configure one.
+impl Project {
+    /// The configured runtime source, else the nearest `runtime/` folder in `root` or one of
+    /// its parents; neither is an error that says how to configure one.
+    pub fn runtime_source(&self, root: &Path) -> Result<RuntimeSource, LoadError> {
+        match &self.runtime {
+            Some(r) => Ok(r.clone()),
+            None => discovered_runtime(root),
+        }
+    }
+}
+
+/// Reads and validates the project settings of the project rooted at `root` (none without
+/// `project.yaml`). A configured `path` must hold a `Cargo.toml` of a package named `runtime`.
 pub fn load_project(root: &Path) -> Result<Project, LoadError> {
     let path = root.join(PROJECT_FILE);
     let file = if path.is_file() {
@@ -128,9 +136,7 @@ pub fn load_project(root: &Path) -> Result<Project, LoadError> {
         None
     };
     let Some(file) = file else {
-        return Ok(Project {
-            runtime: discovered_runtime(root)?,
-        });
+        return Ok(Project::default());
     };
     let mut sources = Sources::default();
     let id = sources.add(file);
@@ -151,12 +157,7 @@ pub fn load_project(root: &Path) -> Result<Project, LoadError> {
             sources,
         }));
     }
-    Ok(Project {
-        runtime: match runtime {
-            Some(r) => r,
-            None => discovered_runtime(root)?,
-        },
-    })
+    Ok(Project { runtime })
 }
 
 /// The source a `runtime:` mapping declares, or `None` after reporting why it is invalid.

@@ -64,6 +64,15 @@ fn the_cli_prints_warnings_and_succeeds() {
     )
     .expect("case");
     let dir = common::write_catalog("cli-warnings", &common::split_bundle(&text));
+    // Outside the repository `generate` needs to be told where the runtime crate is.
+    std::fs::write(
+        dir.join("project.yaml"),
+        format!(
+            "runtime: {{ path: \"{}\" }}\n",
+            common::repo_root().join("runtime").display()
+        ),
+    )
+    .expect("project.yaml");
     for args in [&["check"][..], &["generate"]] {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_codegen"))
             .args(args)

@@ -246,6 +246,40 @@ async fn body_problems_malformed_too_large_and_invalid() {
             { "pointer": "/quantity", "message": "must be between 1 and 100" }
         ])
     );
+    // A body not declared as JSON is refused, whatever it holds.
+    let valid = br#"{"customer_id":"c","quantity":1}"#.to_vec();
+    for ct in [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "application/xml",
+    ] {
+        let r = call_with(
+            &router,
+            "POST",
+            "/orders",
+            Some(&t),
+            Some(valid.clone()),
+            &[("content-type", ct)],
+        )
+        .await;
+        assert_eq!(
+            assert_problem(&r, 415, "/orders")["type"],
+            "urn:problem-type:unsupported-media-type",
+            "{ct}"
+        );
+    }
+    let r = call_with(
+        &router,
+        "POST",
+        "/orders",
+        Some(&t),
+        Some(valid),
+        &[("content-type", "application/json; charset=utf-8")],
+    )
+    .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    assert_eq!(bus.len(), 1);
+    bus.drain();
     assert!(bus.is_empty(), "nothing is enqueued for a bad request");
 
     // Unknown route and wrong method are problems too.

@@ -1,7 +1,8 @@
 //! Command API plumbing: one typed route per command, and `GET /commands/{id}`.
 //!
 //! Per request: authenticate (401) → authorize the route's roles (403) → read the body (413
-//! above the limit) → parse JSON into the command (400) → [`Validate`] (422 with `errors`) →
+//! above the limit; 415 unless a non-empty body is declared `application/json` or
+//! `application/*+json`) → parse JSON into the command (400) → [`Validate`] (422 with `errors`) →
 //! build the envelope (`Metadata::new_root`; correlation id from a UUID `x-correlation-id`
 //! header, else new; user and tenant from the principal; aggregate id from the path or a new
 //! UUID v4) → `MessageBus::send_command` (Ok = broker confirmed; 503 when unavailable) →
@@ -169,6 +170,25 @@ impl CommandApi {
     }
 }
 
+/// Whether the request declares a JSON body (`application/json`, `application/*+json`, any
+/// parameters such as `charset`).
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
 async fn accept<C: Command + Validate>(
     shared: &Shared,
     uri: &Uri,
@@ -198,6 +218,13 @@ async fn accept<C: Command + Validate>(
             )
         }
     })?;
+    if !body.is_empty() && !is_json(headers) {
+        return Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            problem::types::UNSUPPORTED_MEDIA_TYPE,
+            "the body must be JSON, sent with `Content-Type: application/json`",
+        ));
+    }
     let command: C = serde_json::from_slice(&body)
         .map_err(|e| Problem::malformed_body(format!("invalid JSON body: {e}")))?;
     command.validate().map_err(Problem::validation)?;

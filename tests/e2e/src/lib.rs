@@ -122,6 +122,8 @@ pub fn wait_for<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Result<
 pub struct Response {
     /// Status code.
     pub status: u16,
+    /// The `Content-Type` header, lower-cased (empty when absent).
+    pub content_type: String,
     /// Body text.
     pub body: String,
 }
@@ -142,21 +144,43 @@ pub fn http(
     headers: &[(&str, &str)],
     body: Option<&Value>,
 ) -> Result<Response, String> {
+    let body = body.map(|b| b.to_string());
+    let mut all: Vec<(&str, &str)> = headers.to_vec();
+    if body.is_some() {
+        all.push(("Content-Type", "application/json"));
+    }
+    http_raw(
+        addr,
+        method,
+        path,
+        &all,
+        body.as_deref().unwrap_or("").as_bytes(),
+    )
+}
+
+/// [`http`] with the body sent as given (any bytes, any content type in `headers`).
+pub fn http_raw(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Result<Response, String> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))
         .map_err(|e| format!("connect {addr}: {e}"))?;
     s.set_read_timeout(Some(Duration::from_secs(10))).ok();
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
-    if !body.is_empty() {
-        req.push_str("Content-Type: application/json\r\n");
-    }
-    req.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
-    s.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
+    req.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    let mut bytes = req.into_bytes();
+    bytes.extend_from_slice(body);
+    // A server may answer (413) and close before reading a huge body: a failed write is
+    // fine as long as a response can be read.
+    let _ = s.write_all(&bytes);
     let mut raw = Vec::new();
-    s.read_to_end(&mut raw).map_err(|e| e.to_string())?;
+    let _ = s.read_to_end(&mut raw);
     let text = String::from_utf8_lossy(&raw).into_owned();
     let (head, rest) = text
         .split_once("\r\n\r\n")
@@ -166,9 +190,13 @@ pub fn http(
         .nth(1)
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| format!("bad status line: {head}"))?;
-    let chunked = head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked");
+    let lower = head.to_ascii_lowercase();
+    let content_type = lower
+        .lines()
+        .find_map(|l| l.strip_prefix("content-type:"))
+        .map(|v| v.trim().to_owned())
+        .unwrap_or_default();
+    let chunked = lower.contains("transfer-encoding: chunked");
     let body = if chunked {
         let mut out = String::new();
         let mut rest = rest;
@@ -184,7 +212,11 @@ pub fn http(
     } else {
         rest.to_owned()
     };
-    Ok(Response { status, body })
+    Ok(Response {
+        status,
+        content_type,
+        body,
+    })
 }
 
 /// One running process.

@@ -13,7 +13,7 @@
 //!    the roles of the exception, for every other role of the route.
 
 use codegen::emit::docs::json_schema::example;
-use codegen::model::{Command, Context, Model, ReadModel};
+use codegen::model::{Command, Context, Model};
 use e2e_tests::{PROCESSES, Response, SECRET, System, http_raw, repo_root, wait_for};
 use runtime::http::auth::{TokenClaims, issue_token};
 use serde_json::{Value, json};
@@ -108,7 +108,9 @@ fn bad_tokens(role: &str) -> Vec<(&'static str, Option<String>)> {
         ),
         (
             "no tenant",
-            Some(token_with("eve", "acme", &[role], |c| c["tenant"] = json!(""))),
+            Some(token_with("eve", "acme", &[role], |c| {
+                c["tenant"] = json!("")
+            })),
         ),
     ]
 }
@@ -181,7 +183,14 @@ impl Tally {
 /// Queue depth of every command queue of this run (`rabbitmqctl`).
 fn command_queue_depths(prefix: &str) -> BTreeMap<String, u64> {
     let out = std::process::Command::new("rabbitmqctl")
-        .args(["list_queues", "name", "messages", "-q", "--formatter", "json"])
+        .args([
+            "list_queues",
+            "name",
+            "messages",
+            "-q",
+            "--formatter",
+            "json",
+        ])
         .output()
         .expect("rabbitmqctl runs");
     let queues: Vec<Value> = serde_json::from_slice(&out.stdout).expect("JSON");
@@ -221,26 +230,58 @@ fn hostile_requests_to_every_route_get_4xx_problems_and_enqueue_nothing() {
             let good = token("eve", "acme", &[role]);
             let body = valid_body(&model, cmd);
             let body_bytes = Value::Object(body.clone()).to_string().into_bytes();
-            let what = |case: &str| format!("{} {} ({}): {case}", route.method, route.path, cmd.name);
-            let mut send = |case: &str, token: Option<&str>, ct: &str, b: &[u8], status: Option<u16>| {
-                let r = call(&sys, &process, &route.method, &path, token, ct, b);
-                tally.expect_4xx(&what(case), &r, status);
-            };
+            let what =
+                |case: &str| format!("{} {} ({}): {case}", route.method, route.path, cmd.name);
+            let mut send =
+                |case: &str, token: Option<&str>, ct: &str, b: &[u8], status: Option<u16>| {
+                    let r = call(&sys, &process, &route.method, &path, token, ct, b);
+                    tally.expect_4xx(&what(case), &r, status);
+                };
             for (case, t) in bad_tokens(role) {
-                send(case, t.as_deref(), "application/json", &body_bytes, Some(401));
+                send(
+                    case,
+                    t.as_deref(),
+                    "application/json",
+                    &body_bytes,
+                    Some(401),
+                );
             }
             let outsider = token("eve", "acme", &["no-such-role"]);
-            send("a role the route does not allow", Some(&outsider), "application/json", &body_bytes, Some(403));
+            send(
+                "a role the route does not allow",
+                Some(&outsider),
+                "application/json",
+                &body_bytes,
+                Some(403),
+            );
             let json = "application/json";
             send("malformed JSON", Some(&good), json, b"{\"a\": ", None);
-            send("an array, not an object", Some(&good), json, b"[1, 2]", None);
+            send(
+                "an array, not an object",
+                Some(&good),
+                json,
+                b"[1, 2]",
+                None,
+            );
             send("a string, not an object", Some(&good), json, b"\"x\"", None);
             send("deep nesting", Some(&good), json, deep.as_bytes(), None);
-            send("a huge body", Some(&good), json, &vec![b' '; 2 << 20], Some(413));
+            send(
+                "a huge body",
+                Some(&good),
+                json,
+                &vec![b' '; 2 << 20],
+                Some(413),
+            );
             send("text/plain", Some(&good), "text/plain", &body_bytes, None);
             let mut unknown = body.clone();
             unknown.insert("zz_not_a_field".into(), json!(1));
-            send("an unknown field", Some(&good), json, Value::Object(unknown).to_string().as_bytes(), None);
+            send(
+                "an unknown field",
+                Some(&good),
+                json,
+                Value::Object(unknown).to_string().as_bytes(),
+                None,
+            );
             for f in &cmd.fields {
                 let mut wrong = body.clone();
                 let bad = if matches!(f.ty, codegen::model::Type::List(_)) {
@@ -249,21 +290,50 @@ fn hostile_requests_to_every_route_get_4xx_problems_and_enqueue_nothing() {
                     json!([["not", "a"], ["scalar"]])
                 };
                 wrong.insert(f.name.clone(), bad);
-                send(&format!("`{}` of the wrong type", f.name), Some(&good), json, Value::Object(wrong).to_string().as_bytes(), None);
+                send(
+                    &format!("`{}` of the wrong type", f.name),
+                    Some(&good),
+                    json,
+                    Value::Object(wrong).to_string().as_bytes(),
+                    None,
+                );
                 let mut missing = body.clone();
                 missing.remove(&f.name);
                 if !matches!(f.ty, codegen::model::Type::Optional(_)) {
-                    send(&format!("`{}` missing", f.name), Some(&good), json, Value::Object(missing).to_string().as_bytes(), None);
+                    send(
+                        &format!("`{}` missing", f.name),
+                        Some(&good),
+                        json,
+                        Value::Object(missing).to_string().as_bytes(),
+                        None,
+                    );
                 }
-                let past = match (&f.ty, f.constraints.max) {
-                    (codegen::model::Type::I32 | codegen::model::Type::U32, _) => Some(json!(i64::from(i32::MAX) * 4)),
-                    (_, Some(max)) => Some(json!(max + 1)),
-                    _ => None,
-                };
-                if let Some(v) = past {
+                let mut past = Vec::new();
+                if matches!(f.ty, codegen::model::Type::I32 | codegen::model::Type::U32) {
+                    past.push(("past its type", json!(i64::from(i32::MAX) * 4)));
+                }
+                if let Some(max) = f.constraints.max {
+                    past.push(("above its max", json!(i128::from(max) + 1)));
+                }
+                if let Some(min) = f.constraints.min {
+                    past.push(("below its min", json!(i128::from(min) - 1)));
+                }
+                if let Some(max) = f.constraints.max_length {
+                    past.push((
+                        "longer than its max_length",
+                        json!("x".repeat(max as usize + 1)),
+                    ));
+                }
+                for (case, v) in past {
                     let mut over = body.clone();
                     over.insert(f.name.clone(), v);
-                    send(&format!("`{}` past its range", f.name), Some(&good), json, Value::Object(over).to_string().as_bytes(), None);
+                    send(
+                        &format!("`{}` {case}", f.name),
+                        Some(&good),
+                        json,
+                        Value::Object(over).to_string().as_bytes(),
+                        None,
+                    );
                 }
             }
         }
@@ -280,10 +350,20 @@ fn hostile_requests_to_every_route_get_4xx_problems_and_enqueue_nothing() {
             };
             for (case, t) in bad_tokens(role) {
                 get(case, &q.path, t.as_deref(), Some(401));
-                get(case, &format!("{}/{}", q.path, uuid::Uuid::new_v4()), t.as_deref(), Some(401));
+                get(
+                    case,
+                    &format!("{}/{}", q.path, uuid::Uuid::new_v4()),
+                    t.as_deref(),
+                    Some(401),
+                );
             }
             let outsider = token("eve", "acme", &["no-such-role"]);
-            get("a role the route does not allow", &q.path, Some(&outsider), Some(403));
+            get(
+                "a role the route does not allow",
+                &q.path,
+                Some(&outsider),
+                Some(403),
+            );
             for (case, query) in [
                 ("an undeclared filter", "zz_not_a_field=1"),
                 ("an undeclared parameter", "zz=1"),
@@ -298,9 +378,25 @@ fn hostile_requests_to_every_route_get_4xx_problems_and_enqueue_nothing() {
             for (field, ops) in &q.filters {
                 if let Some(op) = ops.first() {
                     // A value that parses as nothing the field can hold.
-                    let f = rm.fields.iter().find(|f| &f.name == field).expect("declared field");
-                    if !matches!(f.ty, codegen::model::Type::String | codegen::model::Type::Enum(_) | codegen::model::Type::Uuid | codegen::model::Type::Timestamp | codegen::model::Type::Date) {
-                        get(&format!("filter `{field}` with a value of the wrong type"), &format!("{}?{field}[{}]=%5Bx%5D", q.path, op.name()), Some(&good), Some(400));
+                    let f = rm
+                        .fields
+                        .iter()
+                        .find(|f| &f.name == field)
+                        .expect("declared field");
+                    if !matches!(
+                        f.ty,
+                        codegen::model::Type::String
+                            | codegen::model::Type::Enum(_)
+                            | codegen::model::Type::Uuid
+                            | codegen::model::Type::Timestamp
+                            | codegen::model::Type::Date
+                    ) {
+                        get(
+                            &format!("filter `{field}` with a value of the wrong type"),
+                            &format!("{}?{field}[{}]=%5Bx%5D", q.path, op.name()),
+                            Some(&good),
+                            Some(400),
+                        );
                     }
                 }
             }
@@ -330,5 +426,247 @@ fn hostile_requests_to_every_route_get_4xx_problems_and_enqueue_nothing() {
         tally.failures.len(),
         tally.sent,
         tally.failures.join("\n")
+    );
+}
+
+/// `GET` as `sub`@`tenant` with `roles`.
+fn get(
+    sys: &System,
+    process: &str,
+    path: &str,
+    sub: &str,
+    tenant: &str,
+    roles: &[&str],
+) -> Response {
+    let t = token(sub, tenant, roles);
+    call(sys, process, "GET", path, Some(&t), "application/json", b"")
+}
+
+/// The key of a read-model document as it appears in a path.
+fn key_of(doc: &Value, key: &str) -> String {
+    doc[key]
+        .as_str()
+        .map(str::to_owned)
+        .unwrap_or_else(|| doc[key].to_string())
+}
+
+#[test]
+fn tenants_and_row_filters_isolate_every_route() {
+    let model = model();
+    let sys = System::start(
+        "isolation",
+        &[],
+        &[("JWT_ISSUER", ISSUER), ("JWT_AUDIENCE", AUDIENCE)],
+    );
+    let mut checks = 0usize;
+    // acme creates one aggregate through every creating route.
+    let mut created: Vec<(&Context, &Command, String)> = Vec::new();
+    for ctx in &model.contexts {
+        for cmd in ctx.commands.iter().filter(|c| c.creates) {
+            let Some(route) = &cmd.route else { continue };
+            let role = cmd.roles.first().map(String::as_str).unwrap_or("user");
+            let t = token("alice", "acme", &[role]);
+            let path = route
+                .path
+                .replace("{id}", &uuid::Uuid::new_v4().to_string());
+            let body = Value::Object(valid_body(&model, cmd)).to_string();
+            let process = api(ctx, "command-api");
+            let r = call(
+                &sys,
+                &process,
+                &route.method,
+                &path,
+                Some(&t),
+                "application/json",
+                body.as_bytes(),
+            );
+            assert_eq!(r.status, 202, "{} {}: {}", route.method, route.path, r.body);
+            let tracking = r.json()["tracking_id"]
+                .as_str()
+                .expect("tracking id")
+                .to_owned();
+            let id = r.json()["aggregate_id"]
+                .as_str()
+                .expect("aggregate id")
+                .to_owned();
+            let status_path = format!("/commands/{tracking}");
+            wait_for(WAIT, &format!("{} processed", cmd.name), || {
+                let s = get(&sys, &process, &status_path, "alice", "acme", &[role]);
+                match s.json()["status"].as_str() {
+                    Some("processed") => Ok(()),
+                    other => Err(format!("{other:?}: {}", s.body)),
+                }
+            });
+            // The other tenant cannot see the command's status.
+            let s = get(&sys, &process, &status_path, "alice", "globex", &[role]);
+            assert_eq!(
+                s.status, 404,
+                "globex reads acme's command status: {}",
+                s.body
+            );
+            checks += 1;
+            created.push((ctx, cmd, id));
+        }
+    }
+    assert!(!created.is_empty(), "the example has creating routes");
+
+    // What a tenant sees in every read model (as `alice` with every role of the route).
+    let snapshot = |tenant: &str| -> BTreeMap<String, Value> {
+        let mut out = BTreeMap::new();
+        for ctx in &model.contexts {
+            for rm in &ctx.read_models {
+                let Some(q) = &rm.query else { continue };
+                let roles: Vec<&str> = q.roles.iter().map(String::as_str).collect();
+                let path = format!("{}?page_size={}", q.path, q.max_page_size);
+                let r = get(&sys, &api(ctx, "query-api"), &path, "alice", tenant, &roles);
+                assert_eq!(r.status, 200, "{}: {}", q.path, r.body);
+                out.insert(q.path.clone(), r.json()["items"].clone());
+            }
+        }
+        out
+    };
+    let creators: Vec<&str> = created.iter().map(|(c, _, _)| c.name.as_str()).collect();
+    let acme = wait_for(
+        WAIT,
+        "acme's documents in the creating contexts' read models",
+        || {
+            let s = snapshot("acme");
+            let ready = model
+                .contexts
+                .iter()
+                .filter(|c| creators.contains(&c.name.as_str()))
+                .flat_map(|c| c.read_models.iter().filter_map(|rm| rm.query.as_ref()))
+                .all(|q| s[&q.path].as_array().is_some_and(|a| !a.is_empty()));
+            if ready { Ok(s) } else { Err(format!("{s:?}")) }
+        },
+    );
+
+    // globex sees none of it: empty lists, 404 for every key acme has.
+    for ctx in &model.contexts {
+        for rm in &ctx.read_models {
+            let Some(q) = &rm.query else { continue };
+            let roles: Vec<&str> = q.roles.iter().map(String::as_str).collect();
+            let process = api(ctx, "query-api");
+            let r = get(&sys, &process, &q.path, "alice", "globex", &roles);
+            assert_eq!(
+                r.json()["total"],
+                0,
+                "globex lists acme's {}: {}",
+                q.path,
+                r.body
+            );
+            checks += 1;
+            for doc in acme[&q.path].as_array().into_iter().flatten() {
+                let one = format!("{}/{}", q.path, key_of(doc, &rm.key));
+                let r = get(&sys, &process, &one, "alice", "globex", &roles);
+                assert_eq!(r.status, 404, "globex reads acme's {one}: {}", r.body);
+                checks += 1;
+            }
+        }
+    }
+
+    // globex's commands on acme's aggregates are rejected as not found and change nothing.
+    for (ctx, creator, id) in &created {
+        let process = api(ctx, "command-api");
+        for cmd in ctx
+            .commands
+            .iter()
+            .filter(|c| c.aggregate == creator.aggregate && !c.creates)
+        {
+            let Some(route) = cmd.route.as_ref().filter(|r| r.has_id()) else {
+                continue;
+            };
+            let role = cmd.roles.first().map(String::as_str).unwrap_or("user");
+            let t = token("alice", "globex", &[role]);
+            let body = Value::Object(valid_body(&model, cmd)).to_string();
+            let path = route.path.replace("{id}", id);
+            let r = call(
+                &sys,
+                &process,
+                &route.method,
+                &path,
+                Some(&t),
+                "application/json",
+                body.as_bytes(),
+            );
+            assert_eq!(r.status, 202, "{}", r.body);
+            let tracking = r.json()["tracking_id"]
+                .as_str()
+                .expect("tracking id")
+                .to_owned();
+            let status_path = format!("/commands/{tracking}");
+            let outcome = wait_for(WAIT, &format!("{} handled", cmd.name), || {
+                let s = get(&sys, &process, &status_path, "alice", "globex", &[role]);
+                match s.json()["status"].as_str() {
+                    Some("accepted") | None => Err(s.body),
+                    Some(_) => Ok(s.json()),
+                }
+            });
+            assert_eq!(
+                outcome["status"], "rejected",
+                "{} by globex on acme's {id}: {outcome}",
+                cmd.name
+            );
+            assert_eq!(outcome["code"], "not_found", "{outcome}");
+            checks += 1;
+        }
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(snapshot("acme"), acme, "acme's read models are unchanged");
+
+    // Row filters: the owner and the roles of the exception see a document; every other role
+    // of the route, for another user of the same tenant, does not.
+    for ctx in &model.contexts {
+        for rm in &ctx.read_models {
+            let Some(q) = &rm.query else { continue };
+            let Some(rf) = &q.row_filter else { continue };
+            let process = api(ctx, "query-api");
+            let docs = acme[&q.path].as_array().cloned().unwrap_or_default();
+            assert!(
+                !docs.is_empty(),
+                "a document of {} to test its row filter",
+                q.path
+            );
+            for doc in docs {
+                let one = format!("{}/{}", q.path, key_of(&doc, &rm.key));
+                let owner = doc[&rf.field]
+                    .as_str()
+                    .expect("a string row-filter field")
+                    .to_owned();
+                for role in &q.roles {
+                    let r = get(&sys, &process, &one, "mallory", "acme", &[role]);
+                    let list = get(&sys, &process, &q.path, "mallory", "acme", &[role]);
+                    let listed = list.json()["items"]
+                        .as_array()
+                        .is_some_and(|a| a.iter().any(|d| d[&rm.key] == doc[&rm.key]));
+                    if rf.except_roles.contains(role) {
+                        assert_eq!(
+                            r.status, 200,
+                            "role {role} (exempt) reads {one}: {}",
+                            r.body
+                        );
+                        assert!(listed, "role {role} (exempt) lists {one}");
+                    } else {
+                        assert_eq!(
+                            r.status, 404,
+                            "mallory as {role} reads {owner}'s {one}: {}",
+                            r.body
+                        );
+                        assert!(!listed, "mallory as {role} lists {owner}'s {one}");
+                        let own = get(&sys, &process, &one, &owner, "acme", &[role]);
+                        assert_eq!(
+                            own.status, 200,
+                            "{owner} as {role} reads their {one}: {}",
+                            own.body
+                        );
+                    }
+                    checks += 1;
+                }
+            }
+        }
+    }
+    println!(
+        "isolation: acme created {} aggregates through every creating route; {checks} tenant and row isolation checks passed",
+        created.len()
     );
 }

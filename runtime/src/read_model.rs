@@ -40,6 +40,10 @@ use uuid::Uuid;
 /// Name of the collection holding projection watermarks and event markers.
 pub const WATERMARKS: &str = "_watermarks";
 
+/// The largest page number a list query accepts, so that `(page - 1) * page_size` always fits
+/// the stores' signed 64-bit offsets.
+pub const MAX_PAGE: u64 = 1_000_000;
+
 /// One change to one field of a document.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]

@@ -134,15 +134,32 @@ async fn accepted_command_reaches_the_bus_with_metadata() {
         json!({ "customer_id": "c-1", "quantity": 3 })
     );
 
-    // Path id, schema version, and a non-UUID correlation header is replaced by a new id.
+    // A correlation header that is not a UUID is refused; without one the flow gets a new id.
     let clerk = token("carol", "acme", &["clerk"]);
-    let r = call_with(
+    let body = br#"{"reason":"changed mind"}"#.to_vec();
+    for bad in ["not-a-uuid", ""] {
+        let r = call_with(
+            &router,
+            "POST",
+            "/orders/o-42/cancel",
+            Some(&clerk),
+            Some(body.clone()),
+            &[("x-correlation-id", bad)],
+        )
+        .await;
+        assert_eq!(
+            assert_problem(&r, 400, "/orders/o-42/cancel")["type"],
+            "urn:problem-type:bad-header"
+        );
+    }
+    assert_eq!(bus.commands("ordering").len(), 1, "nothing enqueued");
+    // Path id and schema version.
+    let r = call(
         &router,
         "POST",
         "/orders/o-42/cancel",
         Some(&clerk),
-        Some(br#"{"reason":"changed mind"}"#.to_vec()),
-        &[("x-correlation-id", "not-a-uuid")],
+        Some(body),
     )
     .await;
     assert_eq!(r.status, 202, "{}", r.text);

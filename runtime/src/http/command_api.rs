@@ -3,8 +3,8 @@
 //! Per request: authenticate (401) → authorize the route's roles (403) → read the body (413
 //! above the limit; 415 unless a non-empty body is declared `application/json` or
 //! `application/*+json`) → parse JSON into the command (400) → [`Validate`] (422 with `errors`) →
-//! build the envelope (`Metadata::new_root`; correlation id from a UUID `x-correlation-id`
-//! header, else new; user and tenant from the principal; aggregate id from the path or a new
+//! build the envelope (`Metadata::new_root`; correlation id from the `x-correlation-id`
+//! header, which must be a UUID when present (else 400), or new; user and tenant from the principal; aggregate id from the path or a new
 //! UUID v4) → `MessageBus::send_command` (Ok = broker confirmed; 503 when unavailable) →
 //! `202 Accepted` with `{ tracking_id, correlation_id, aggregate_id, status_url }` and a
 //! `Location` header. No domain logic and no database here.
@@ -36,8 +36,12 @@ pub const CORRELATION_HEADER: &str = "x-correlation-id";
 /// Where the target aggregate id of a command comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IdSource {
-    /// The named path parameter (`/orders/{id}/cancel` → `Path("id")`).
+    /// The named path parameter (`/orders/{id}/cancel` → `Path("id")`), any text.
     Path(&'static str),
+    /// The named path parameter, which must be a UUID (else 404: no such aggregate can exist).
+    PathUuid(&'static str),
+    /// The named path parameter, which must be an `i64` (else 404).
+    PathInteger(&'static str),
     /// A new UUID v4 (commands that create an aggregate).
     Generated,
 }
@@ -170,6 +174,30 @@ impl CommandApi {
     }
 }
 
+/// Writes every number with a zero fraction (`118.0`, which JSON Schema counts as an integer)
+/// as an integer, so that integer fields accept it; other numbers are left as they are.
+/// (serde_json's parser bounds the nesting, so the recursion is bounded too.)
+fn integral_numbers_as_integers(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Number(n) if n.is_f64() => {
+            if let Some(f) = n.as_f64()
+                && f.fract() == 0.0
+            {
+                if f >= i64::MIN as f64 && f < i64::MAX as f64 {
+                    *value = serde_json::Value::from(f as i64);
+                } else if f >= 0.0 && f < u64::MAX as f64 {
+                    *value = serde_json::Value::from(f as u64);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(integral_numbers_as_integers),
+        serde_json::Value::Object(fields) => {
+            fields.values_mut().for_each(integral_numbers_as_integers)
+        }
+        _ => {}
+    }
+}
+
 /// Whether the request declares a JSON body (`application/json`, `application/*+json`, any
 /// parameters such as `charset`).
 fn is_json(headers: &HeaderMap) -> bool {
@@ -225,31 +253,55 @@ async fn accept<C: Command + Validate>(
             "the body must be JSON, sent with `Content-Type: application/json`",
         ));
     }
-    let command: C = serde_json::from_slice(&body)
+    let mut value: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|e| Problem::malformed_body(format!("invalid JSON body: {e}")))?;
+    integral_numbers_as_integers(&mut value);
+    let command: C = serde_json::from_value(value)
         .map_err(|e| Problem::malformed_body(format!("invalid JSON body: {e}")))?;
     command.validate().map_err(Problem::validation)?;
 
     let aggregate_id = match id {
         IdSource::Generated => Uuid::new_v4().to_string(),
-        IdSource::Path(name) => params
-            .iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.to_owned())
-            .ok_or_else(|| {
-                Problem::internal(format!(
-                    "route {} has no path parameter `{name}`",
-                    uri.path()
-                ))
-            })?,
+        IdSource::Path(name) | IdSource::PathUuid(name) | IdSource::PathInteger(name) => {
+            let raw = params
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_owned())
+                .ok_or_else(|| {
+                    Problem::internal(format!(
+                        "route {} has no path parameter `{name}`",
+                        uri.path()
+                    ))
+                })?;
+            let valid = match id {
+                IdSource::PathUuid(_) => Uuid::parse_str(&raw).is_ok(),
+                IdSource::PathInteger(_) => raw.parse::<i64>().is_ok(),
+                _ => true,
+            };
+            if !valid {
+                return Err(Problem::new(
+                    StatusCode::NOT_FOUND,
+                    problem::types::NOT_FOUND,
+                    format!("`{raw}` is not a valid id here"),
+                ));
+            }
+            raw
+        }
     };
     let mut meta = Metadata::new_root(C::TYPE, principal.tenant_id.clone());
     meta.schema_version = C::VERSION;
-    if let Some(cid) = headers
-        .get(CORRELATION_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| Uuid::parse_str(v.trim()).ok())
-    {
-        meta.correlation_id = cid;
+    if let Some(raw) = headers.get(CORRELATION_HEADER) {
+        meta.correlation_id = raw
+            .to_str()
+            .ok()
+            .and_then(|v| Uuid::parse_str(v.trim()).ok())
+            .ok_or_else(|| {
+                Problem::new(
+                    StatusCode::BAD_REQUEST,
+                    problem::types::BAD_HEADER,
+                    format!("`{CORRELATION_HEADER}` must be a UUID"),
+                )
+            })?;
     }
     meta.user_id = Some(principal.user_id.clone());
     meta.aggregate_id = Some(aggregate_id.clone());

@@ -23,6 +23,8 @@ pub mod types {
     pub const PAYLOAD_TOO_LARGE: &str = "urn:problem-type:payload-too-large";
     /// 415: the body is not declared as JSON (`Content-Type`).
     pub const UNSUPPORTED_MEDIA_TYPE: &str = "urn:problem-type:unsupported-media-type";
+    /// 400: a header has a value the endpoint cannot use.
+    pub const BAD_HEADER: &str = "urn:problem-type:bad-header";
     /// 400: invalid query parameters (see `errors`).
     pub const BAD_QUERY: &str = "urn:problem-type:bad-query";
     /// 404: no such resource (or not visible to the caller).

@@ -33,8 +33,23 @@ pub enum ValueKind {
     String,
     /// A JSON number (integer or decimal).
     Number,
+    /// An integer from `min` to `max` (the range of the field's type).
+    Integer {
+        /// Smallest value.
+        min: i64,
+        /// Largest value.
+        max: i64,
+    },
+    /// An RFC 3339 timestamp (compared as stored: the text).
+    Timestamp,
+    /// A `YYYY-MM-DD` date.
+    Date,
+    /// A UUID.
+    Uuid,
     /// `true` or `false`.
     Bool,
+    /// One of these strings (the variants of an enum).
+    OneOf(&'static [&'static str]),
 }
 
 /// A filterable field of a read model.
@@ -280,11 +295,25 @@ pub fn parse_query(
     for (name, raw) in params {
         match name.as_str() {
             "page" => match raw.parse::<u64>() {
-                Ok(p) if p >= 1 => page = p,
-                _ => errors.push(violation(name, "must be an integer >= 1")),
+                Ok(p) if (1..=crate::read_model::MAX_PAGE).contains(&p) => page = p,
+                _ => errors.push(violation(
+                    name,
+                    format!(
+                        "must be an integer from 1 to {}",
+                        crate::read_model::MAX_PAGE
+                    ),
+                )),
             },
             "page_size" => match raw.parse::<u64>() {
                 Ok(s) if s >= 1 => query.limit = s.min(route.max_page_size.max(1)),
+                // Past u64 and still a positive integer: capped like any large size.
+                Err(_)
+                    if !raw.is_empty()
+                        && raw.bytes().all(|b| b.is_ascii_digit())
+                        && raw.bytes().any(|b| b != b'0') =>
+                {
+                    query.limit = route.max_page_size.max(1)
+                }
                 _ => errors.push(violation(name, "must be an integer >= 1")),
             },
             "sort" => sort = Some(raw.as_str()),
@@ -405,5 +434,53 @@ fn parse_value(kind: ValueKind, raw: &str) -> Result<Value, String> {
                 .and_then(|f| serde_json::Number::from_f64(f).map(Value::Number))
                 .ok_or_else(|| format!("`{raw}` is not a number"))
         }
+        ValueKind::Integer { min, max } => raw
+            .parse::<i64>()
+            .ok()
+            .filter(|v| (min..=max).contains(v))
+            .map(Value::from)
+            .ok_or_else(|| format!("`{raw}` is not an integer from {min} to {max}")),
+        ValueKind::Timestamp => chrono::DateTime::parse_from_rfc3339(raw)
+            .map(|_| Value::String(raw.to_owned()))
+            .map_err(|_| format!("`{raw}` is not an RFC 3339 timestamp")),
+        ValueKind::Date => chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+            .map(|_| Value::String(raw.to_owned()))
+            .map_err(|_| format!("`{raw}` is not a YYYY-MM-DD date")),
+        ValueKind::Uuid => uuid::Uuid::parse_str(raw)
+            .map(|_| Value::String(raw.to_owned()))
+            .map_err(|_| format!("`{raw}` is not a UUID")),
+        ValueKind::OneOf(allowed) => {
+            if allowed.contains(&raw) {
+                Ok(Value::String(raw.to_owned()))
+            } else {
+                Err(format!("`{raw}` is not one of {}", allowed.join(", ")))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filter_values_are_read_by_the_field_type() {
+        let int = ValueKind::Integer {
+            min: i64::from(i32::MIN),
+            max: i64::from(i32::MAX),
+        };
+        assert_eq!(parse_value(int, "-7"), Ok(Value::from(-7)));
+        assert!(parse_value(int, "2147483648").is_err(), "past i32");
+        assert!(parse_value(int, "1.5").is_err());
+        assert!(parse_value(int, "9223372036854775808").is_err(), "past i64");
+        let kind = ValueKind::OneOf(&["placed", "cancelled"]);
+        assert_eq!(parse_value(kind, "placed"), Ok(Value::from("placed")));
+        assert!(parse_value(kind, "").is_err());
+        assert!(parse_value(ValueKind::Timestamp, "2026-12-04T10:00:00Z").is_ok());
+        assert!(parse_value(ValueKind::Timestamp, "yesterday").is_err());
+        assert!(parse_value(ValueKind::Date, "2026-02-30").is_err());
+        assert!(parse_value(ValueKind::Date, "2026-02-28").is_ok());
+        assert!(parse_value(ValueKind::Uuid, "null,null").is_err());
+        assert!(parse_value(ValueKind::Bool, "yes").is_err());
     }
 }

@@ -39,6 +39,11 @@ pub fn def_key(name: &TypeName) -> String {
 }
 
 impl<'m> SchemaBuilder<'m> {
+    /// The model the schemas come from.
+    pub fn model(&self) -> &'m Model {
+        self.model
+    }
+
     /// A builder whose references start with `ref_prefix` (`#/$defs/`,
     /// `#/components/schemas/`).
     pub fn new(model: &'m Model, ref_prefix: &'static str) -> Self {

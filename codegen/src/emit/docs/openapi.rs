@@ -67,11 +67,11 @@ fn response_ref(name: &str) -> Value {
     json!({"$ref": format!("#/components/responses/{name}")})
 }
 
-const COMMAND_PROBLEMS: [(&str, &str, &str); 7] = [
+const COMMAND_PROBLEMS: [(&str, &str, &str); 8] = [
     (
         "BadRequest",
         "400",
-        "The body is not valid JSON for the command.",
+        "The body is not valid JSON for the command, or `x-correlation-id` is not a UUID.",
     ),
     ("Unauthorized", "401", "Missing or invalid bearer token."),
     (
@@ -79,11 +79,20 @@ const COMMAND_PROBLEMS: [(&str, &str, &str); 7] = [
         "403",
         "The caller has none of the allowed roles.",
     ),
-    ("NotFound", "404", "No such command status."),
+    (
+        "NotFound",
+        "404",
+        "No such command status, or a path id that no aggregate can have.",
+    ),
     (
         "PayloadTooLarge",
         "413",
         "The body is above the size limit.",
+    ),
+    (
+        "UnsupportedMediaType",
+        "415",
+        "The body is not declared as JSON (`Content-Type: application/json`).",
     ),
     (
         "UnprocessableEntity",
@@ -179,6 +188,8 @@ pub fn command_api(model: &Model, ctx: &Context) -> Value {
         let mut body = b.object(&c.fields);
         if let Value::Object(o) = &mut body {
             o.insert("title".into(), json!(c.name));
+            // Commands refuse unknown fields (nested records do not).
+            o.insert("additionalProperties".into(), json!(false));
         }
         let mut responses = Map::new();
         responses.insert(
@@ -190,7 +201,8 @@ pub fn command_api(model: &Model, ctx: &Context) -> Value {
             }),
         );
         for (name, code, _) in COMMAND_PROBLEMS {
-            if code != "404" {
+            // 404: an id that no aggregate can have (not a UUID for a UUID id, ...).
+            if code != "404" || route.has_id() {
                 responses.insert(code.into(), response_ref(name));
             }
         }
@@ -301,9 +313,28 @@ fn filter_schema(b: &mut SchemaBuilder<'_>, ty: &Type, op: FilterOp) -> Value {
         t => t,
     };
     if op == FilterOp::In {
-        return json!({"type": "string", "description": "Comma-separated values."});
+        // Comma-separated values, each of which the server parses like a single one.
+        let one = match inner {
+            t if t.is_integer() => Some("-?[0-9]+".to_owned()),
+            Type::Enum(name) => match b.model().value_type(name).map(|v| &v.kind) {
+                Some(crate::model::ValueKind::Enum(vs)) => Some(format!("({})", vs.join("|"))),
+                _ => None,
+            },
+            Type::Bool => Some("(true|false)".to_owned()),
+            _ => None,
+        };
+        let mut schema = json!({"type": "string", "description": "Comma-separated values."});
+        if let Some(one) = one {
+            schema["pattern"] = json!(format!("^{one}(,{one})*$"));
+        }
+        return schema;
     }
-    b.ty(inner, &Default::default())
+    let mut schema = b.ty(inner, &Default::default());
+    // Stored documents hold signed 64-bit integers: a u64 filter goes up to i64::MAX.
+    if matches!(inner, Type::U64) {
+        schema["maximum"] = json!(i64::MAX);
+    }
+    schema
 }
 
 /// The Query API of a context.
@@ -357,11 +388,11 @@ pub fn query_api(model: &Model, ctx: &Context) -> Value {
             params.push(json!({
                 "name": "sort", "in": "query", "required": false,
                 "description": format!("Comma-separated sort keys, `-` for descending: {}.{default}", q.sort.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")),
-                "schema": {"type": "string", "pattern": format!("^-?({alt})(,-?({alt}))*$")}
+                "schema": {"type": "string", "pattern": format!("^(-?({alt})(,-?({alt}))*)?$")}
             }));
         }
-        params.push(json!({"name": "page", "in": "query", "required": false, "description": "Page number, from 1.", "schema": {"type": "integer", "minimum": 1, "default": 1}}));
-        params.push(json!({"name": "page_size", "in": "query", "required": false, "description": "Items per page.", "schema": {"type": "integer", "minimum": 1, "maximum": q.max_page_size, "default": q.page_size}}));
+        params.push(json!({"name": "page", "in": "query", "required": false, "description": "Page number, from 1.", "schema": {"type": "integer", "minimum": 1, "maximum": runtime::read_model::MAX_PAGE, "default": 1}}));
+        params.push(json!({"name": "page_size", "in": "query", "required": false, "description": format!("Items per page; larger values are capped at {}.", q.max_page_size), "schema": {"type": "integer", "minimum": 1, "default": q.page_size}}));
         let roles = if q.roles.is_empty() {
             "any authenticated caller".to_owned()
         } else {

@@ -51,7 +51,15 @@ pub fn wiring(model: &Model, ctx: &Context, process: Process) -> TokenStream {
                 let method = ident(&r.method);
                 let path = &r.path;
                 let roles = &c.roles;
-                let id = if r.has_id() { quote!(IdSource::Path("id")) } else { quote!(IdSource::Generated) };
+                let id = if !r.has_id() {
+                    quote!(IdSource::Generated)
+                } else {
+                    match ctx.aggregate(&c.aggregate).map(|a| a.id) {
+                        Some(crate::model::IdType::Uuid) => quote!(IdSource::PathUuid("id")),
+                        Some(crate::model::IdType::I64) => quote!(IdSource::PathInteger("id")),
+                        _ => quote!(IdSource::Path("id")),
+                    }
+                };
                 Some(quote!(.command::<#contracts::#agg_mod::#cmd>(Method::#method, #path, &[#(#roles),*], #id)))
             }).collect();
             let imports = if routes.is_empty() {
@@ -201,10 +209,33 @@ pub fn wiring(model: &Model, ctx: &Context, process: Process) -> TokenStream {
                         Type::Optional(t) => *t,
                         t => t,
                     };
-                    let kind = if base.is_integer() {
-                        quote!(ValueKind::Number)
+                    let variants = match &base {
+                        Type::Enum(name) => match model.value_type(name).map(|v| &v.kind) {
+                            Some(crate::model::ValueKind::Enum(vs)) => Some(vs.clone()),
+                            _ => None,
+                        },
+                        _ => None,
+                    };
+                    // The range of the field's type (documents hold signed 64-bit integers).
+                    let range = match base {
+                        Type::I32 => Some((quote!(i32::MIN as i64), quote!(i32::MAX as i64))),
+                        Type::U32 => Some((quote!(0), quote!(u32::MAX as i64))),
+                        Type::U64 | Type::Usize => Some((quote!(0), quote!(i64::MAX))),
+                        Type::I64 | Type::Money => Some((quote!(i64::MIN), quote!(i64::MAX))),
+                        _ => None,
+                    };
+                    let kind = if let Some((min, max)) = range {
+                        quote!(ValueKind::Integer { min: #min, max: #max })
+                    } else if base == Type::Timestamp {
+                        quote!(ValueKind::Timestamp)
+                    } else if base == Type::Date {
+                        quote!(ValueKind::Date)
+                    } else if base == Type::Uuid {
+                        quote!(ValueKind::Uuid)
                     } else if base == Type::Bool {
                         quote!(ValueKind::Bool)
+                    } else if let Some(vs) = variants {
+                        quote!(ValueKind::OneOf(&[#(#vs),*]))
                     } else {
                         quote!(ValueKind::String)
                     };

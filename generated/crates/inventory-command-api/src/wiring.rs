@@ -23,10 +23,20 @@ pub fn routes(api: CommandApi) -> CommandApi {
         >(Method::POST, "/products", &["warehouse", "admin"], IdSource::Generated)
         .command::<
             inventory_contracts::product::RestockProduct,
-        >(Method::POST, "/products/{id}/restock", &["warehouse"], IdSource::Path("id"))
+        >(
+            Method::POST,
+            "/products/{id}/restock",
+            &["warehouse"],
+            IdSource::PathUuid("id"),
+        )
         .command::<
             inventory_contracts::product::DiscontinueProduct,
-        >(Method::POST, "/products/{id}/discontinue", &["admin"], IdSource::Path("id"))
+        >(
+            Method::POST,
+            "/products/{id}/discontinue",
+            &["admin"],
+            IdSource::PathUuid("id"),
+        )
 }
 
 /// Runs the process until Ctrl-C or SIGTERM.

@@ -34,7 +34,10 @@ pub const ROUTES: &[ReadModelRoute] = &[
             },
             FilterField {
                 field: "available",
-                kind: ValueKind::Number,
+                kind: ValueKind::Integer {
+                    min: i32::MIN as i64,
+                    max: i32::MAX as i64,
+                },
                 ops: &[FilterOp::Gte, FilterOp::Lte],
             },
             FilterField {

@@ -29,7 +29,7 @@ pub const ROUTES: &[ReadModelRoute] = &[
         filters: &[
             FilterField {
                 field: "status",
-                kind: ValueKind::String,
+                kind: ValueKind::OneOf(&["placed", "confirmed", "cancelled"]),
                 ops: &[FilterOp::Eq, FilterOp::In],
             },
             FilterField {
@@ -39,12 +39,15 @@ pub const ROUTES: &[ReadModelRoute] = &[
             },
             FilterField {
                 field: "total",
-                kind: ValueKind::Number,
+                kind: ValueKind::Integer {
+                    min: i64::MIN,
+                    max: i64::MAX,
+                },
                 ops: &[FilterOp::Gte, FilterOp::Lte],
             },
             FilterField {
                 field: "placed_at",
-                kind: ValueKind::String,
+                kind: ValueKind::Timestamp,
                 ops: &[FilterOp::Gte, FilterOp::Lte],
             },
         ],

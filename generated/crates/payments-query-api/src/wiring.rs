@@ -29,7 +29,7 @@ pub const ROUTES: &[ReadModelRoute] = &[
         filters: &[
             FilterField {
                 field: "status",
-                kind: ValueKind::String,
+                kind: ValueKind::OneOf(&["charged", "refunded"]),
                 ops: &[FilterOp::Eq],
             },
             FilterField {
@@ -39,7 +39,10 @@ pub const ROUTES: &[ReadModelRoute] = &[
             },
             FilterField {
                 field: "amount",
-                kind: ValueKind::Number,
+                kind: ValueKind::Integer {
+                    min: i64::MIN,
+                    max: i64::MAX,
+                },
                 ops: &[FilterOp::Gte, FilterOp::Lte],
             },
         ],

@@ -29,12 +29,12 @@ pub const ROUTES: &[ReadModelRoute] = &[
         filters: &[
             FilterField {
                 field: "carrier",
-                kind: ValueKind::String,
+                kind: ValueKind::OneOf(&["standard", "express"]),
                 ops: &[FilterOp::Eq],
             },
             FilterField {
                 field: "status",
-                kind: ValueKind::String,
+                kind: ValueKind::OneOf(&["scheduled", "cancelled"]),
                 ops: &[FilterOp::Eq],
             },
         ],

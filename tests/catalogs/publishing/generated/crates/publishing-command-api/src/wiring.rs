@@ -23,13 +23,18 @@ pub fn routes(api: CommandApi) -> CommandApi {
         >(Method::POST, "/titles", &["editor"], IdSource::Generated)
         .command::<
             publishing_contracts::title::AddEdition,
-        >(Method::POST, "/titles/{id}/editions", &["editor"], IdSource::Path("id"))
+        >(Method::POST, "/titles/{id}/editions", &["editor"], IdSource::PathUuid("id"))
         .command::<
             publishing_contracts::title::Publish,
-        >(Method::POST, "/titles/{id}/publish", &["publisher"], IdSource::Path("id"))
+        >(Method::POST, "/titles/{id}/publish", &["publisher"], IdSource::PathUuid("id"))
         .command::<
             publishing_contracts::title::Withdraw,
-        >(Method::POST, "/titles/{id}/withdraw", &["publisher"], IdSource::Path("id"))
+        >(
+            Method::POST,
+            "/titles/{id}/withdraw",
+            &["publisher"],
+            IdSource::PathUuid("id"),
+        )
 }
 
 /// Runs the process until Ctrl-C or SIGTERM.

@@ -29,17 +29,17 @@ pub const ROUTES: &[ReadModelRoute] = &[
         filters: &[
             FilterField {
                 field: "genre",
-                kind: ValueKind::String,
+                kind: ValueKind::OneOf(&["fiction", "poetry", "essay", "reference"]),
                 ops: &[FilterOp::Eq, FilterOp::In],
             },
             FilterField {
                 field: "status",
-                kind: ValueKind::String,
+                kind: ValueKind::OneOf(&["draft", "published", "withdrawn"]),
                 ops: &[FilterOp::Eq],
             },
             FilterField {
                 field: "published_at",
-                kind: ValueKind::String,
+                kind: ValueKind::Timestamp,
                 ops: &[FilterOp::Gte, FilterOp::Lte],
             },
         ],

@@ -34,7 +34,10 @@ pub const ROUTES: &[ReadModelRoute] = &[
             },
             FilterField {
                 field: "balance",
-                kind: ValueKind::Number,
+                kind: ValueKind::Integer {
+                    min: i64::MIN,
+                    max: i64::MAX,
+                },
                 ops: &[FilterOp::Gte, FilterOp::Lte],
             },
             FilterField {

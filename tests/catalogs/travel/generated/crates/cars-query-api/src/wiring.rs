@@ -29,7 +29,7 @@ pub const ROUTES: &[ReadModelRoute] = &[
         filters: &[
             FilterField {
                 field: "status",
-                kind: ValueKind::String,
+                kind: ValueKind::OneOf(&["requested", "confirmed", "abandoned"]),
                 ops: &[FilterOp::Eq, FilterOp::In],
             },
         ],

@@ -62,6 +62,11 @@ impl MessageHandler for Scripted {
             "test.FlakyTwice" => HandleOutcome::Ack,
             "test.PanicOnce" if n == 1 => panic!("handler bug (expected by the test)"),
             "test.PanicOnce" => HandleOutcome::Ack,
+            "test.DeferFiveTimes" if n <= 5 => HandleOutcome::Defer {
+                delay: Duration::from_millis(100),
+                reason: "waiting for an earlier message".into(),
+            },
+            "test.DeferFiveTimes" => HandleOutcome::Ack,
             "test.AlwaysRetry" => HandleOutcome::Retry {
                 delay: None,
                 error: Some("always fails".into()),
@@ -314,4 +319,32 @@ async fn unknown_queue_is_refused() {
         Consumer::new(&amqp_url(), t, "ordering.nope"),
         Err(runtime::amqp::AmqpError::UnknownQueue(q)) if q == "ordering.nope"
     ));
+}
+
+#[tokio::test]
+async fn deferrals_do_not_count_as_failed_attempts() {
+    let _lock = broker_shared_lock();
+    // max_attempts 2: five failures would dead-letter the message, five deferrals do not.
+    let builder = TopologyBuilder::new()
+        .retry_delays_ms([100, 5_000])
+        .max_attempts(2);
+    let (prefix, t, conn, _ch) = setup("defer", builder).await;
+    let queue = format!("{prefix}.ordering.commands");
+    let running = start(&t, &queue);
+    let bus = AmqpBus::connect(&amqp_url(), t.clone()).await.unwrap();
+    let waiting = message("test.DeferFiveTimes");
+    bus.send_command("ordering", &waiting).await.unwrap();
+    let h = running.handler.clone();
+    wait_until(WAIT, "six deliveries of the deferred message", || async {
+        h.calls_of(waiting.meta.message_id).len() == 6
+    })
+    .await;
+    let calls = h.calls_of(waiting.meta.message_id);
+    // Every deferral went through the shortest tier (100 ms), not the 5 s one.
+    let took = calls[5].1 - calls[0].1;
+    assert!(took < Duration::from_secs(4), "{took:?}");
+    running.shutdown().await;
+    bus.close().await;
+    drop(conn);
+    delete_topology(&t).await;
 }

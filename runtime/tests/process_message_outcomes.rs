@@ -89,14 +89,14 @@ async fn poison_messages_are_dead_lettered_and_early_events_wait_for_their_prede
         .await
         .unwrap();
     let store = MongoReadModelStore::new(mongo.clone());
-    // The early event is being retried, not applied.
-    support::wait_until(WAIT, "the early event to be retried", || {
+    // The early event is deferred (waiting is not a failed attempt), not applied.
+    support::wait_until(WAIT, "the early event to be deferred", || {
         let addr = event_handler.addr;
         async move {
             let m = http(addr, "GET", "/metrics", None, None).await;
             m.text.lines().any(|l| {
                 l.starts_with("messages_handled_total")
-                    && l.contains("outcome=\"retry\"")
+                    && l.contains("outcome=\"defer\"")
                     && l.contains("shop.OrderConfirmed")
             })
         }

@@ -27,6 +27,8 @@ pub mod headers {
     pub const TRACEPARENT: &str = "traceparent";
     /// Handling attempt of this delivery, 1-based (set by the consumer's delayed retry).
     pub const ATTEMPT: &str = "x-attempt";
+    /// How often the consumer deferred this message (waiting, not failing).
+    pub const DEFERRALS: &str = "x-deferrals";
     /// Why the consumer dead-lettered the message.
     pub const DEAD_LETTER_REASON: &str = "x-dead-letter-reason";
     /// Queue the message was dead-lettered from.
@@ -226,6 +228,13 @@ pub fn attempt(props: &BasicProperties) -> u32 {
         .and_then(|v| u32::try_from(v).ok())
         .filter(|v| *v >= 1)
         .unwrap_or(1)
+}
+
+/// How often the consumer deferred a delivery (0 when absent).
+pub fn deferrals(props: &BasicProperties) -> u32 {
+    header_int(props, headers::DEFERRALS)
+        .and_then(|v| u32::try_from(v).ok())
+        .unwrap_or(0)
 }
 
 /// A copy of `props` with header `name` set to `value`.

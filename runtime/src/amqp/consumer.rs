@@ -56,12 +56,25 @@ pub enum HandleOutcome {
         /// What failed; part of the dead-letter reason when this was the last attempt.
         error: Option<String>,
     },
+    /// Not a failure: the message cannot be handled *yet* (an event whose predecessor is not
+    /// applied). Sent through the retry tier of at least `delay` without counting as a failed
+    /// attempt; dead-lettered only after [`MAX_DEFERRALS`] deferrals.
+    Defer {
+        /// Minimum delay before the next try.
+        delay: Duration,
+        /// What it waits for (part of the dead-letter reason).
+        reason: String,
+    },
     /// Permanent failure: send to the dead-letter queue now.
     DeadLetter {
         /// Why (stored in the `x-dead-letter-reason` header).
         reason: String,
     },
 }
+
+/// Deferrals of one message ([`HandleOutcome::Defer`]) before it is dead-lettered: with the
+/// shortest retry tier of 1 s, about ten minutes of waiting for a predecessor.
+pub const MAX_DEFERRALS: u32 = 600;
 
 /// Handles one message. Called again for a redelivered message (after a crash or a broker
 /// restart), so it must be idempotent; the consumer acks only after it returned.
@@ -420,48 +433,81 @@ impl Consumer {
             }
             HandleOutcome::Retry { delay, .. } => {
                 let hint = delay.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-                match self.work.retry_tier(attempt, hint) {
-                    Some(tier) => {
-                        let props = codec::with_header(
-                            &delivery.properties,
-                            headers::ATTEMPT,
-                            AMQPValue::LongLongInt(i64::from(attempt) + 1),
-                        );
-                        match publish_confirmed(channel, "", &tier.queue, &delivery.data, props)
-                            .await
-                        {
-                            Ok(()) => {
-                                settle(delivery.ack(BasicAckOptions::default())).await?;
-                                tracing::info!(%queue, attempt, tier = %tier.queue, "retry scheduled");
-                            }
-                            Err(e @ BusError::Unavailable(_)) => return Err(e.into()),
-                            Err(e) => {
-                                tracing::warn!(%queue, error = %e, "retry tier refused the message, requeueing");
-                                settle(delivery.nack(BasicNackOptions {
-                                    multiple: false,
-                                    requeue: true,
-                                }))
-                                .await?;
-                            }
-                        }
-                    }
-                    None => {
-                        tracing::info!(%queue, attempt, "no retry tier, requeueing");
-                        settle(delivery.nack(BasicNackOptions {
-                            multiple: false,
-                            requeue: true,
-                        }))
-                        .await?;
-                    }
-                }
+                let tier = self.work.retry_tier(attempt, hint).cloned();
+                let props = codec::with_header(
+                    &delivery.properties,
+                    headers::ATTEMPT,
+                    AMQPValue::LongLongInt(i64::from(attempt) + 1),
+                );
+                self.republish(channel, &delivery, tier.as_ref(), props)
+                    .await?;
                 obs::record_retried(queue, &message_type);
                 obs::record_handled(queue, &message_type, "retry", elapsed);
+            }
+            HandleOutcome::Defer { reason, .. }
+                if codec::deferrals(&delivery.properties) >= MAX_DEFERRALS =>
+            {
+                let reason = format!("deferred {MAX_DEFERRALS} times: {reason}");
+                tracing::warn!(%queue, %reason, "giving up waiting, dead-lettering");
+                self.dead_letter(channel, &delivery, &reason).await?;
+                obs::record_dead_lettered(queue, &message_type, "max_deferrals");
+                obs::record_handled(queue, &message_type, "dead_letter", elapsed);
+            }
+            HandleOutcome::Defer { delay, .. } => {
+                // The tier by the delay alone: waiting is not a failed attempt.
+                let hint = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+                let tier = self.work.retry_tier(1, Some(hint)).cloned();
+                let props = codec::with_header(
+                    &delivery.properties,
+                    headers::DEFERRALS,
+                    AMQPValue::LongLongInt(i64::from(codec::deferrals(&delivery.properties)) + 1),
+                );
+                self.republish(channel, &delivery, tier.as_ref(), props)
+                    .await?;
+                obs::record_handled(queue, &message_type, "defer", elapsed);
             }
             HandleOutcome::DeadLetter { reason } => {
                 tracing::warn!(%queue, %reason, "handler dead-lettered the message");
                 self.dead_letter(channel, &delivery, &reason).await?;
                 obs::record_dead_lettered(queue, &message_type, "handler");
                 obs::record_handled(queue, &message_type, "dead_letter", elapsed);
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends the delivery with `props` to the retry `tier` (confirmed) and acks it; requeues it
+    /// when there is no tier or the tier refuses it.
+    async fn republish(
+        &self,
+        channel: &Channel,
+        delivery: &Delivery,
+        tier: Option<&crate::topology::RetryTier>,
+        props: lapin::BasicProperties,
+    ) -> Result<(), AmqpError> {
+        let queue = &self.work.queue;
+        let Some(tier) = tier else {
+            tracing::info!(%queue, "no retry tier, requeueing");
+            settle(delivery.nack(BasicNackOptions {
+                multiple: false,
+                requeue: true,
+            }))
+            .await?;
+            return Ok(());
+        };
+        match publish_confirmed(channel, "", &tier.queue, &delivery.data, props).await {
+            Ok(()) => {
+                settle(delivery.ack(BasicAckOptions::default())).await?;
+                tracing::info!(%queue, tier = %tier.queue, "retry scheduled");
+            }
+            Err(e @ BusError::Unavailable(_)) => return Err(e.into()),
+            Err(e) => {
+                tracing::warn!(%queue, error = %e, "retry tier refused the message, requeueing");
+                settle(delivery.nack(BasicNackOptions {
+                    multiple: false,
+                    requeue: true,
+                }))
+                .await?;
             }
         }
         Ok(())

@@ -79,7 +79,8 @@ pub async fn run_event_handler<P: Projection>(
 /// 2. builds a [`Projector`] named `projection.name()` with every event source;
 /// 3. consumes `info.queue`: `updates(event)` (a [`DecodeError`] dead-letters the event), then
 ///    `project`: applied or duplicate → ack; not yet (an earlier event of the aggregate is
-///    missing) → retry after [`NOT_YET_RETRY_DELAY`]; store unavailable → retry; any other
+///    missing) → deferred for [`NOT_YET_RETRY_DELAY`] (waiting is not a failed attempt, see
+///    [`HandleOutcome::Defer`]); store unavailable → retry; any other
 ///    store error → dead-letter;
 /// 4. serves `/health/*` (checks: `mongodb`, `event-consumer`) and `/metrics`.
 ///
@@ -144,11 +145,11 @@ impl<P: Projection> MessageHandler for EventConsumer<P> {
             Ok(ProjectOutcome::Applied) | Ok(ProjectOutcome::Duplicate) => HandleOutcome::Ack,
             Ok(ProjectOutcome::NotYet { watermark }) => {
                 tracing::debug!(watermark, "an earlier event is not applied yet; retrying");
-                HandleOutcome::Retry {
-                    delay: Some(NOT_YET_RETRY_DELAY),
-                    error: Some(format!(
-                        "an earlier event (version {watermark} applied) is missing"
-                    )),
+                HandleOutcome::Defer {
+                    delay: NOT_YET_RETRY_DELAY,
+                    reason: format!(
+                        "an earlier event is not applied yet (applied up to version {watermark})"
+                    ),
                 }
             }
             Err(e) if e.is_transient() => {

@@ -225,17 +225,21 @@ pub struct Proc {
     pub name: String,
     /// Bound HTTP address.
     pub addr: SocketAddr,
-    /// Its log file (stdout + stderr, JSON lines).
+    /// Its log file (stdout + stderr, JSON lines); a new one per start.
     pub log: PathBuf,
     child: Child,
+    starts: u32,
 }
 
 /// The example system, started for one test.
 pub struct System {
     /// The unique name of this run: RabbitMQ prefix, PostgreSQL and MongoDB database name.
     pub prefix: String,
-    /// Running processes by name.
+    /// Running processes by key: the binary name, or `name#replica` for extra replicas.
     pub procs: BTreeMap<String, Proc>,
+    db_url: String,
+    log_dir: PathBuf,
+    extra_env: Vec<(String, String)>,
     db_created: bool,
     _broker_lock: File,
 }
@@ -244,6 +248,21 @@ impl System {
     /// Starts every process of [`PROCESSES`] except `skip`, waits until each reports ready,
     /// with `extra_env` added to each process's environment.
     pub fn start(test: &str, skip: &[&str], extra_env: &[(&str, &str)]) -> System {
+        Self::start_locked(test, skip, extra_env, false)
+    }
+
+    /// [`System::start`] holding the broker-restart lock exclusively, for a test that restarts
+    /// RabbitMQ itself (no other broker test runs meanwhile).
+    pub fn start_exclusive(test: &str, skip: &[&str], extra_env: &[(&str, &str)]) -> System {
+        Self::start_locked(test, skip, extra_env, true)
+    }
+
+    fn start_locked(
+        test: &str,
+        skip: &[&str],
+        extra_env: &[(&str, &str)],
+        exclusive: bool,
+    ) -> System {
         ensure_services();
         let id = uuid::Uuid::new_v4().simple().to_string();
         let prefix = format!("e2e_{}_{}", test.to_ascii_lowercase(), &id[..8]);
@@ -254,94 +273,146 @@ impl System {
             .write(true)
             .open("/var/tmp/runtime-broker-restart.lock")
             .expect("broker lock file");
-        lock.lock_shared().expect("shared broker lock");
-        let mut sys = System {
-            prefix: prefix.clone(),
-            procs: BTreeMap::new(),
-            db_created: false,
-            _broker_lock: lock,
-        };
-        psql(&format!("CREATE DATABASE {prefix}"));
-        sys.db_created = true;
+        if exclusive {
+            lock.lock().expect("exclusive broker lock");
+        } else {
+            lock.lock_shared().expect("shared broker lock");
+        }
         let db_url = format!(
             "{}/{prefix}",
             pg_admin_url().rsplit_once('/').expect("database URL").0
         );
         let log_dir = target_dir().join("e2e-logs").join(&prefix);
         std::fs::create_dir_all(&log_dir).expect("log dir");
-        for name in PROCESSES.iter().filter(|p| !skip.contains(p)) {
-            let bin = target_dir().join("debug").join(name);
-            assert!(
-                bin.exists(),
-                "{} is missing: build the processes first (cargo build -p {name} ...; scripts/test.sh does)",
-                bin.display()
-            );
-            let log = log_dir.join(format!("{name}.log"));
-            let file = File::create(&log).expect("log file");
-            let mut cmd = Command::new(&bin);
-            cmd.env("AMQP_URL", amqp_url())
-                .env("DATABASE_URL", &db_url)
-                .env("MONGODB_URL", mongodb_url())
-                .env("MONGODB_DATABASE", &prefix)
-                .env("NAME_PREFIX", &prefix)
-                .env("HTTP_ADDR", "127.0.0.1:0")
-                .env("LOG_FORMAT", "json")
-                // per-message debug lines ("command handled", "saga event handled") carry the
-                // message span with its correlation id
-                .env("RUST_LOG", "info,runtime=debug")
-                .env("JWT_HS256_SECRET", SECRET)
-                .env("SAGA_TICK_MS", "200")
-                .stdin(Stdio::null())
-                .stdout(file.try_clone().expect("log"))
-                .stderr(file);
-            for (k, v) in extra_env {
-                cmd.env(k, v);
-            }
-            let child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {name}: {e}"));
-            sys.procs.insert(
-                name.to_string(),
-                Proc {
-                    name: name.to_string(),
-                    addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-                    log,
-                    child,
-                },
-            );
-        }
-        let names: Vec<String> = sys.procs.keys().cloned().collect();
+        let mut sys = System {
+            prefix: prefix.clone(),
+            procs: BTreeMap::new(),
+            db_url,
+            log_dir,
+            extra_env: extra_env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            db_created: false,
+            _broker_lock: lock,
+        };
+        psql(&format!("CREATE DATABASE {prefix}"));
+        sys.db_created = true;
+        let names: Vec<String> = PROCESSES
+            .iter()
+            .filter(|p| !skip.contains(p))
+            .map(|p| p.to_string())
+            .collect();
         for name in &names {
-            let addr = {
-                let p = sys.procs.get_mut(name).expect("proc");
-                let log = p.log.clone();
-                let child = &mut p.child;
-                wait_for(
-                    Duration::from_secs(90),
-                    &format!("{name} listening"),
-                    || {
-                        if let Ok(Some(status)) = child.try_wait() {
-                            panic!(
-                                "{name} exited ({status}) during startup:\n{}",
-                                std::fs::read_to_string(&log).unwrap_or_default()
-                            );
-                        }
-                        listening_addr(&log).ok_or_else(|| "no listening line yet".to_owned())
-                    },
-                )
-            };
-            sys.procs.get_mut(name).expect("proc").addr = addr;
+            sys.spawn(name, name);
         }
         for name in &names {
-            let addr = sys.procs[name].addr;
-            wait_for(Duration::from_secs(90), &format!("{name} ready"), || {
-                let r = http(addr, "GET", "/health/ready", &[], None)?;
-                if r.status == 200 {
-                    Ok(())
-                } else {
-                    Err(format!("{} {}", r.status, r.body))
-                }
-            });
+            sys.wait_ready(name);
         }
         sys
+    }
+
+    /// Starts the binary `name` as the process `key` (not waiting for it).
+    fn spawn(&mut self, name: &str, key: &str) {
+        let bin = target_dir().join("debug").join(name);
+        assert!(
+            bin.exists(),
+            "{} is missing: build the processes first (cargo build -p {name} ...; scripts/test.sh does)",
+            bin.display()
+        );
+        let starts = self.procs.get(key).map_or(0, |p| p.starts) + 1;
+        let log = self
+            .log_dir
+            .join(format!("{}.{starts}.log", key.replace('#', "-")));
+        let file = File::create(&log).expect("log file");
+        let mut cmd = Command::new(&bin);
+        cmd.env("AMQP_URL", amqp_url())
+            .env("DATABASE_URL", &self.db_url)
+            .env("MONGODB_URL", mongodb_url())
+            .env("MONGODB_DATABASE", &self.prefix)
+            .env("NAME_PREFIX", &self.prefix)
+            .env("HTTP_ADDR", "127.0.0.1:0")
+            .env("LOG_FORMAT", "json")
+            // per-message debug lines ("command handled", "saga event handled") carry the
+            // message span with its correlation id
+            .env("RUST_LOG", "info,runtime=debug")
+            .env("JWT_HS256_SECRET", SECRET)
+            .env("SAGA_TICK_MS", "200")
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().expect("log"))
+            .stderr(file);
+        for (k, v) in &self.extra_env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {name}: {e}"));
+        self.procs.insert(
+            key.to_owned(),
+            Proc {
+                name: name.to_owned(),
+                addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+                log,
+                child,
+                starts,
+            },
+        );
+    }
+
+    /// Waits until the process `key` listens and reports ready.
+    pub fn wait_ready(&mut self, key: &str) {
+        let addr = {
+            let p = self.procs.get_mut(key).expect("proc");
+            let log = p.log.clone();
+            let child = &mut p.child;
+            wait_for(Duration::from_secs(90), &format!("{key} listening"), || {
+                if let Ok(Some(status)) = child.try_wait() {
+                    panic!(
+                        "{key} exited ({status}) during startup:\n{}",
+                        std::fs::read_to_string(&log).unwrap_or_default()
+                    );
+                }
+                listening_addr(&log).ok_or_else(|| "no listening line yet".to_owned())
+            })
+        };
+        self.procs.get_mut(key).expect("proc").addr = addr;
+        wait_for(Duration::from_secs(90), &format!("{key} ready"), || {
+            let r = http(addr, "GET", "/health/ready", &[], None)?;
+            if r.status == 200 {
+                Ok(())
+            } else {
+                Err(format!("{} {}", r.status, r.body))
+            }
+        });
+    }
+
+    /// Starts one more replica of the process `name` as `name#replica` and waits until it is
+    /// ready.
+    pub fn start_replica(&mut self, name: &str, replica: &str) -> String {
+        let key = format!("{name}#{replica}");
+        self.spawn(name, &key);
+        self.wait_ready(&key);
+        key
+    }
+
+    /// SIGKILLs the process `key` (no shutdown of any kind) and reaps it.
+    pub fn kill(&mut self, key: &str) {
+        let p = self
+            .procs
+            .get_mut(key)
+            .unwrap_or_else(|| panic!("{key} is not running"));
+        let _ = p.child.kill();
+        let _ = p.child.wait();
+    }
+
+    /// Starts the process `key` again (after [`System::kill`]) and waits until it is ready.
+    pub fn restart(&mut self, key: &str) {
+        let name = self.procs[key].name.clone();
+        self.spawn(&name, key);
+        self.wait_ready(key);
+    }
+
+    /// The keys of the running processes.
+    pub fn keys(&self) -> Vec<String> {
+        self.procs.keys().cloned().collect()
     }
 
     /// The address of a running process.

@@ -419,58 +419,50 @@ fn every_accepted_command_has_exactly_one_effect_under_faults() {
     // Read models: the StockLevel of every product shows the state's `available`.
     let query = sys.addr("inventory-query-api");
     let auth = format!("Bearer {admin}");
-    let read_model_mismatch = wait_for(
-        settle,
-        "the read models caught up",
-        || {
-            let mut off = Vec::new();
-            for (id, a) in &available {
-                let r = http(
-                    query,
-                    "GET",
-                    &format!("/stock/{id}"),
-                    &[("Authorization", &auth)],
-                    None,
-                )?;
-                let shown = r.json()["available"].as_i64();
-                if shown != Some(*a) {
-                    off.push(format!("{id}: read model {shown:?}, state {a}"));
-                }
+    let read_model_mismatch = wait_for(settle, "the read models caught up", || {
+        let mut off = Vec::new();
+        for (id, a) in &available {
+            let r = http(
+                query,
+                "GET",
+                &format!("/stock/{id}"),
+                &[("Authorization", &auth)],
+                None,
+            )?;
+            let shown = r.json()["available"].as_i64();
+            if shown != Some(*a) {
+                off.push(format!("{id}: read model {shown:?}, state {a}"));
             }
-            if off.is_empty() {
-                Ok(off)
-            } else {
-                Err(off.join("; "))
-            }
-        },
-    );
+        }
+        if off.is_empty() {
+            Ok(off)
+        } else {
+            Err(off.join("; "))
+        }
+    });
 
     // Sagas: one instance per accepted order, each terminal, compensations at most once each.
-    let sagas: Vec<Value> = wait_for(
-        settle,
-        "every saga instance terminal",
-        || {
-            let mut docs = Vec::new();
-            let mut running = 0;
-            for (_, order) in &orders {
-                let Some(d) = e2e_tests::saga_document(&sys, order) else {
-                    return Err(format!("no saga instance for order {order}"));
-                };
-                if matches!(
-                    d["doc"]["status"].as_str(),
-                    Some("Running" | "Compensating")
-                ) {
-                    running += 1;
-                }
-                docs.push(d);
+    let sagas: Vec<Value> = wait_for(settle, "every saga instance terminal", || {
+        let mut docs = Vec::new();
+        let mut running = 0;
+        for (_, order) in &orders {
+            let Some(d) = e2e_tests::saga_document(&sys, order) else {
+                return Err(format!("no saga instance for order {order}"));
+            };
+            if matches!(
+                d["doc"]["status"].as_str(),
+                Some("Running" | "Compensating")
+            ) {
+                running += 1;
             }
-            if running == 0 {
-                Ok(docs)
-            } else {
-                Err(format!("{running} still running"))
-            }
-        },
-    );
+            docs.push(d);
+        }
+        if running == 0 {
+            Ok(docs)
+        } else {
+            Err(format!("{running} still running"))
+        }
+    });
     let mut by_status: BTreeMap<String, usize> = BTreeMap::new();
     let mut repeated_compensations = 0;
     for d in &sagas {

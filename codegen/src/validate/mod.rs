@@ -2,10 +2,12 @@
 //!
 //! Every problem is collected (never only the first), each positioned at the YAML value it is
 //! about. The passes: context names, symbol tables, value types, aggregates and events,
-//! commands, event state changes, read models, sagas, topology.
+//! commands, event state changes, read models, names that would collide in generated code,
+//! sagas, topology.
 
 mod context;
 pub mod expr_check;
+mod generated_names;
 pub mod names;
 mod read_model;
 mod saga;
@@ -49,6 +51,7 @@ pub fn validate(
         symbols: Vec::new(),
     };
     let contexts = v.contexts(&parsed.contexts);
+    v.generated_names(&parsed.contexts, parsed.sagas.as_ref());
     let sagas = match &parsed.sagas {
         Some((file, s)) => v.sagas(*file, s, &contexts),
         None => Vec::new(),

@@ -2,7 +2,7 @@
 //! compiled to Rust, read-model projections and the hooks trait.
 
 use super::names::{
-    aggregate_module, collection, command_enum, decide_fn, event_enum, hooks_trait, ident, variant,
+    aggregate_module, aggregate_module_name, collection, command_enum, decide_fn, event_enum, hooks_trait, ident, variant,
 };
 use super::rust_expr::{ExprSite, Meta};
 use super::rust_type::Site;
@@ -12,6 +12,7 @@ use crate::model::{
     Aggregate, ChangeOp, Command, Context, Emit, Event, Field, IdType, Model, ReadModel, RuleCheck,
     SourceExpr, Type, ValueKind, ValueType,
 };
+use heck::ToSnakeCase;
 use proc_macro2::TokenStream;
 use quote::quote;
 
@@ -23,7 +24,7 @@ pub fn modules(ctx: &Context) -> Vec<(String, RustFile)> {
     let mut out = vec![("types.rs".to_owned(), RustFile::new(types(ctx, site)))];
     for agg in &ctx.aggregates {
         out.push((
-            format!("{}.rs", aggregate_module(&agg.name)),
+            format!("{}.rs", aggregate_module_name(&agg.name)),
             RustFile::new(aggregate(ctx, agg, site)),
         ));
     }
@@ -53,11 +54,11 @@ fn value_type(t: &ValueType, site: Site<'_>) -> TokenStream {
             let vs = variants.iter().enumerate().map(|(i, v)| {
                 let id = variant(v);
                 let d = doc(&format!("`{v}`"));
-                if i == 0 {
-                    quote!(#d #[default] #id)
-                } else {
-                    quote!(#d #id)
-                }
+                let default = (i == 0).then(|| quote!(#[default]));
+                // `rename_all` spells `V2` as `v2`: keep `v_2` as written.
+                let rename = (id.to_string().to_snake_case() != *v)
+                    .then(|| quote!(#[serde(rename = #v)]));
+                quote!(#d #default #rename #id)
             });
             quote! {
                 #docs
@@ -181,7 +182,7 @@ fn field_checks(f: &Field) -> Option<TokenStream> {
 
 fn aggregate(ctx: &Context, agg: &Aggregate, site: Site<'_>) -> TokenStream {
     let name = ident(&agg.name);
-    let status_ty = ident(&agg.status_type.name);
+    let status_ty = site.type_path(&agg.status_type);
     let id_ty = site.rust_type(&agg.id.ty());
     let docs = doc(agg.description.as_deref().unwrap_or("An aggregate."));
     let derive = derive_struct();
@@ -209,8 +210,6 @@ fn aggregate(ctx: &Context, agg: &Aggregate, site: Site<'_>) -> TokenStream {
     ));
     quote! {
         //! The aggregate, its commands, its events, and the rules that turn one into the other.
-
-        use crate::types::*;
 
         #docs
         #state_doc
@@ -332,7 +331,7 @@ fn aggregate_root(
     let has_hooks = ctx.hooks().any(|(c, _, _)| c.aggregate == agg.name);
     let hooks_ty = if has_hooks {
         let t = hooks_trait(&ctx.name);
-        quote!(std::sync::Arc<dyn crate::hooks::#t>)
+        quote!(::std::sync::Arc<dyn crate::hooks::#t>)
     } else {
         quote!(())
     };
@@ -346,7 +345,7 @@ fn aggregate_root(
         .map(|c| decide(ctx, agg, c, &hooks_ty, site));
     let apply_arms = events.iter().map(|e| apply_arm(agg, e, site));
     let status0 = variant(&agg.statuses[0]);
-    let status_ty = ident(&agg.status_type.name);
+    let status_ty = site.type_path(&agg.status_type);
     let id_init = match agg.id {
         IdType::String => quote!(ctx.aggregate_id.clone()),
         _ => quote!(ctx.aggregate_id.parse().unwrap_or_default()),
@@ -371,14 +370,14 @@ fn aggregate_root(
 
             fn decide(
                 hooks: &Self::Hooks,
-                state: Option<&Self>,
+                state: ::std::option::Option<&Self>,
                 ctx: &runtime::CommandContext,
                 command: &Self::Command,
             ) -> runtime::Decision<Self::Event> {
                 match command { #(#arms,)* }
             }
 
-            fn apply(state: Option<Self>, ctx: &runtime::CommandContext, event: &Self::Event) -> Self {
+            fn apply(state: ::std::option::Option<Self>, ctx: &runtime::CommandContext, event: &Self::Event) -> Self {
                 let mut state = state.unwrap_or_else(|| #name {
                     id: #id_init,
                     status: #status_ty::#status0,
@@ -393,12 +392,13 @@ fn aggregate_root(
     }
 }
 
-/// `Vec::new()` or `Vec::from([..])` (prettyplease formats calls, not `vec!`).
+/// `Vec::new()` or `Vec::from([..])` (prettyplease formats calls, not `vec!`), with the full
+/// path: a catalog may name a type `Vec`.
 pub(super) fn vec_of(items: Vec<TokenStream>) -> TokenStream {
     if items.is_empty() {
-        quote!(Vec::new())
+        quote!(::std::vec::Vec::new())
     } else {
-        quote!(Vec::from([#(#items),*]))
+        quote!(::std::vec::Vec::from([#(#items),*]))
     }
 }
 
@@ -487,7 +487,7 @@ fn decide(
     let status_check = if c.allowed_in.is_empty() {
         quote!()
     } else {
-        let status_ty = ident(&agg.status_type.name);
+        let status_ty = site.type_path(&agg.status_type);
         let allowed = c.allowed_in.iter().map(|s| {
             let v = variant(s);
             quote!(#status_ty::#v)
@@ -552,7 +552,7 @@ fn decide(
         #d
         fn #f(
             #hooks: &#hooks_ty,
-            state: Option<&#name>,
+            state: ::std::option::Option<&#name>,
             ctx: &runtime::CommandContext,
             #cmd: &#cmd_ty,
         ) -> runtime::Decision<#ev_enum> {
@@ -602,7 +602,7 @@ fn apply_arm(agg: &Aggregate, e: &Event, site: Site<'_>) -> TokenStream {
         }
     });
     let status = e.status.as_ref().map(|s| {
-        let st = ident(&agg.status_type.name);
+        let st = site.type_path(&agg.status_type);
         let sv = variant(s);
         quote!(state.status = #st::#sv;)
     });
@@ -708,13 +708,13 @@ pub fn read_models(model: &Model, ctx: &Context) -> TokenStream {
         }
         fields.into_iter().map(move |f| {
             let c = coll.clone();
-            quote!((#c, runtime::read_model::IndexSpec { fields: vec![(String::from(#f), false)], unique: false }))
+            quote!((#c, runtime::read_model::IndexSpec { fields: vec![(::std::string::String::from(#f), false)], unique: false }))
         })
     }).collect());
     let has_arms = !events.is_empty();
     let body = if has_arms {
         quote! {
-            let mut updates = Vec::new();
+            let mut updates = ::std::vec::Vec::new();
             match envelope.meta.message_type.as_str() {
                 #(#arms)*
                 _ => {}
@@ -724,14 +724,11 @@ pub fn read_models(model: &Model, ctx: &Context) -> TokenStream {
     } else {
         quote! {
             let _ = envelope;
-            Ok(Vec::new())
+            Ok(::std::vec::Vec::new())
         }
     };
     quote! {
         //! Read models of the context: their documents and how events change them.
-
-        #[allow(unused_imports)]
-        use runtime::read_model::{DocumentUpdate, UpdateOp};
 
         #(#docs_structs)*
 
@@ -739,12 +736,12 @@ pub fn read_models(model: &Model, ctx: &Context) -> TokenStream {
         /// an event they do not use).
         pub fn project(
             envelope: &runtime::RawEnvelope,
-        ) -> Result<Vec<runtime::read_model::DocumentUpdate>, runtime::message::DecodeError> {
+        ) -> ::std::result::Result<::std::vec::Vec<runtime::read_model::DocumentUpdate>, runtime::message::DecodeError> {
             #body
         }
 
         /// Indexes of the read-model collections (filterable and sortable fields).
-        pub fn indexes() -> Vec<(&'static str, runtime::read_model::IndexSpec)> {
+        pub fn indexes() -> ::std::vec::Vec<(&'static str, runtime::read_model::IndexSpec)> {
             #indexes
         }
     }
@@ -765,7 +762,7 @@ fn projection_update(
     };
     let key_name = &rm.key;
     let key_value = es.value(&p.key.expr);
-    let mut ops = vec![quote!(UpdateOp::set(#key_name, &#key_value))];
+    let mut ops = vec![quote!(runtime::read_model::UpdateOp::set(#key_name, &#key_value))];
     for c in &p.changes {
         let f = &c.field;
         let v = es.value(&c.value.expr);
@@ -775,22 +772,22 @@ fn projection_update(
             _ => quote!(#v as i64),
         };
         ops.push(match c.op {
-            ChangeOp::Set => quote!(UpdateOp::set(#f, &#v)),
+            ChangeOp::Set => quote!(runtime::read_model::UpdateOp::set(#f, &#v)),
             ChangeOp::Increment => {
                 let by = as_i64(v, &c.value.expr.ty);
-                quote!(UpdateOp::increment(#f, #by))
+                quote!(runtime::read_model::UpdateOp::increment(#f, #by))
             }
             ChangeOp::Decrement => {
                 let by = as_i64(v, &c.value.expr.ty);
-                quote!(UpdateOp::increment(#f, -#by))
+                quote!(runtime::read_model::UpdateOp::increment(#f, -#by))
             }
-            ChangeOp::Add => quote!(UpdateOp::push(#f, &#v)),
-            ChangeOp::Remove => quote!(UpdateOp::pull(#f, &#v)),
+            ChangeOp::Add => quote!(runtime::read_model::UpdateOp::push(#f, &#v)),
+            ChangeOp::Remove => quote!(runtime::read_model::UpdateOp::pull(#f, &#v)),
         });
     }
     let upsert = p.creates;
     quote! {
-        updates.push(DocumentUpdate::for_event(#coll, envelope, #key_string, #upsert, Vec::from([#(#ops),*])));
+        updates.push(runtime::read_model::DocumentUpdate::for_event(#coll, envelope, #key_string, #upsert, ::std::vec::Vec::from([#(#ops),*])));
     }
 }
 

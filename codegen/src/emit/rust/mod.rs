@@ -245,7 +245,7 @@ fn contracts_crate(
     let modules = contracts::modules(ctx);
     let mut names: Vec<String> = modules
         .iter()
-        .map(|(p, _)| p.trim_end_matches(".rs").to_owned())
+        .map(|(p, _)| names::ident_text(p.trim_end_matches(".rs")))
         .collect();
     names.sort();
     let lib = LibRs {

@@ -4,9 +4,28 @@ use crate::model::{Model, Saga};
 use heck::{ToKebabCase, ToSnakeCase, ToUpperCamelCase};
 use proc_macro2::{Ident, Span};
 
-/// An identifier token.
+/// An identifier token; a Rust keyword becomes a raw identifier (`r#type`, `r#gen`), so that
+/// catalog names never need to avoid keywords of any edition.
 pub fn ident(name: &str) -> Ident {
-    Ident::new(name, Span::call_site())
+    if is_rust_keyword(name) && !PATH_KEYWORDS.contains(&name) {
+        Ident::new_raw(name, Span::call_site())
+    } else {
+        Ident::new(name, Span::call_site())
+    }
+}
+
+/// Keywords that cannot be raw identifiers: a name the generator derives must never be one
+/// (the validator rejects catalog names that would produce them).
+pub const PATH_KEYWORDS: [&str; 5] = ["self", "Self", "super", "crate", "_"];
+
+/// Whether `name` is a Rust keyword of edition 2024 (strict, reserved, or `gen`).
+pub fn is_rust_keyword(name: &str) -> bool {
+    crate::validate::names::is_keyword(name) || name == "gen"
+}
+
+/// The Rust spelling of an identifier (with `r#` when it is a keyword).
+pub fn ident_text(name: &str) -> String {
+    ident(name).to_string()
 }
 
 /// The PascalCase identifier of a snake_case name (enum variants).
@@ -51,8 +70,16 @@ pub fn hooks_package(context: &str) -> String {
 
 /// Module of an aggregate in its contracts crate.
 pub fn aggregate_module(aggregate: &str) -> Ident {
-    ident(&aggregate.to_snake_case())
+    ident(&aggregate_module_name(aggregate))
 }
+
+/// The file stem of an aggregate's module (`type` for the module `r#type`).
+pub fn aggregate_module_name(aggregate: &str) -> String {
+    aggregate.to_snake_case()
+}
+
+/// Modules a contracts crate always has: an aggregate cannot take their names.
+pub const CONTRACTS_MODULES: [&str; 2] = ["types", "hooks"];
 
 /// Read-model collection name.
 pub fn collection(read_model: &str) -> String {

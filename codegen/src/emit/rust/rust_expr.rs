@@ -29,7 +29,7 @@ impl ExprSite<'_> {
     /// The expression as an owned value (non-`Copy` values are cloned).
     pub fn value(&self, e: &Expr) -> TokenStream {
         match &e.kind {
-            ExprKind::Lit(Literal::Str(s)) => quote!(String::from(#s)),
+            ExprKind::Lit(Literal::Str(s)) => quote!(::std::string::String::from(#s)),
             ExprKind::Path { .. } if !is_copy(&e.ty) => {
                 let p = self.place(e);
                 quote!(#p.clone())

@@ -754,7 +754,12 @@ impl Gen<'_> {
                 let p = format!("{root}.{}", f.name);
                 match &f.ty {
                     t if t.is_int() => {
-                        options.push(format!("{p} >= 0"));
+                        // (`>= 0` on an unsigned field is a rustc warning in the user's rule.)
+                        if matches!(t, Ty::U32 | Ty::U64) {
+                            options.push(format!("{p} <= 5000"));
+                        } else {
+                            options.push(format!("{p} >= 0"));
+                        }
                         options.push(format!("{p} % 2 == 0 || {p} < 1000"));
                         if matches!(t, Ty::I32 | Ty::U32) {
                             options.push(format!("{p} as i64 <= 100000"));

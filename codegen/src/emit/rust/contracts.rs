@@ -754,35 +754,38 @@ fn projection_update(
 ) -> TokenStream {
     let coll = collection(&rm.name);
     let key_field = rm.key_field();
-    let key_place = es.place(&p.key.expr);
+    let key_place = es.operand(&p.key.expr);
     let key_string = if key_field.ty == Type::String {
         es.value(&p.key.expr)
     } else {
         quote!(#key_place.to_string())
     };
     let key_name = &rm.key;
-    let key_value = es.value(&p.key.expr);
+    let key_value = es.value_operand(&p.key.expr);
     let mut ops = vec![quote!(runtime::read_model::UpdateOp::set(#key_name, &#key_value))];
     for c in &p.changes {
         let f = &c.field;
+        // `v` alone is an argument; `operand` goes after `&`, `-` or before `as`.
         let v = es.value(&c.value.expr);
-        let as_i64 = |v: TokenStream, ty: &Type| match ty {
-            Type::I64 | Type::Money => v,
+        let operand = es.value_operand(&c.value.expr);
+        let ty = &c.value.expr.ty;
+        let by = match ty {
+            Type::I64 | Type::Money => v.clone(),
             Type::I32 | Type::U32 => quote!(i64::from(#v)),
-            _ => quote!(#v as i64),
+            _ => quote!(#operand as i64),
+        };
+        let minus_by = match ty {
+            Type::I64 | Type::Money => quote!(-#operand),
+            _ => quote!(-#by),
         };
         ops.push(match c.op {
-            ChangeOp::Set => quote!(runtime::read_model::UpdateOp::set(#f, &#v)),
-            ChangeOp::Increment => {
-                let by = as_i64(v, &c.value.expr.ty);
-                quote!(runtime::read_model::UpdateOp::increment(#f, #by))
-            }
+            ChangeOp::Set => quote!(runtime::read_model::UpdateOp::set(#f, &#operand)),
+            ChangeOp::Increment => quote!(runtime::read_model::UpdateOp::increment(#f, #by)),
             ChangeOp::Decrement => {
-                let by = as_i64(v, &c.value.expr.ty);
-                quote!(runtime::read_model::UpdateOp::increment(#f, -#by))
+                quote!(runtime::read_model::UpdateOp::increment(#f, #minus_by))
             }
-            ChangeOp::Add => quote!(runtime::read_model::UpdateOp::push(#f, &#v)),
-            ChangeOp::Remove => quote!(runtime::read_model::UpdateOp::pull(#f, &#v)),
+            ChangeOp::Add => quote!(runtime::read_model::UpdateOp::push(#f, &#operand)),
+            ChangeOp::Remove => quote!(runtime::read_model::UpdateOp::pull(#f, &#operand)),
         });
     }
     let upsert = p.creates;

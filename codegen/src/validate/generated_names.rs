@@ -57,7 +57,7 @@ impl Validator<'_> {
             for (suffix, what) in [("Command", "commands"), ("Event", "events")] {
                 derived.insert(
                     format!("{}{suffix}", agg.value),
-                    format!("the generated enum of every {what} of aggregate `{}`", agg.value),
+                    format!("the generated enum of the {what} of aggregate `{}`", agg.value),
                 );
             }
         }
@@ -91,7 +91,7 @@ impl Validator<'_> {
                         if PATH_KEYWORDS.contains(&module.as_str()) {
                             "a Rust path keyword"
                         } else {
-                            "already generated"
+                            "reserved (`types`, `hooks`, `lib` and `main` are taken)"
                         }
                     );
                     self.error_at(file, name, Pos::default(), msg);

@@ -362,7 +362,8 @@ impl Gen<'_> {
 
     fn free(&self, ctx: &Ctx, name: &str) -> bool {
         Self::keys(name).iter().all(|k| !ctx.taken.contains(k))
-            && !["types", "hooks", "self", "super", "crate"].contains(&snake(name).as_str())
+            && !["types", "hooks", "lib", "main", "self", "super", "crate"]
+                .contains(&snake(name).as_str())
     }
 
     fn take(&self, ctx: &mut Ctx, name: &str) {
@@ -711,7 +712,8 @@ impl Gen<'_> {
             return None;
         }
         let pick = self.rng.pick(&candidates).clone();
-        if want.is_int() && self.rng.chance(20) && !pick.starts_with('-') {
+        // (`1 + 1` would be a clippy finding in the user's expression.)
+        if want.is_int() && self.rng.chance(20) && pick.contains('.') {
             return Some(format!("{pick} + 1"));
         }
         Some(pick)
@@ -760,7 +762,7 @@ impl Gen<'_> {
                         } else {
                             options.push(format!("{p} >= 0"));
                         }
-                        options.push(format!("{p} % 2 == 0 || {p} < 1000"));
+                        options.push(format!("{p} % 7 != 3 || {p} < 1000"));
                         if matches!(t, Ty::I32 | Ty::U32) {
                             options.push(format!("{p} as i64 <= 100000"));
                         }
@@ -771,7 +773,7 @@ impl Gen<'_> {
                         options.push(format!("{p} != \"x\" && !{p}.contains(\"\\\"\")"));
                         options.push(format!("{p} < \"zzz\""));
                     }
-                    Ty::Bool => options.push(format!("{p} || !{p}")),
+                    Ty::Bool => options.push(format!("!{p}")),
                     Ty::List(inner) => {
                         options.push(format!("{p}.len() < 50"));
                         if **inner == Ty::Str {
@@ -779,8 +781,8 @@ impl Gen<'_> {
                         }
                     }
                     Ty::Opt(inner) => {
-                        options.push(format!("{p}.is_some() || {p}.is_none()"));
-                        if inner.is_int() {
+                        options.push(format!("{p}.is_some()"));
+                        if matches!(**inner, Ty::I32 | Ty::I64 | Ty::Money) {
                             options.push(format!("{p}.unwrap_or(0) >= 0"));
                         }
                     }
@@ -873,7 +875,12 @@ impl Gen<'_> {
             let mut rule = Map::new();
             rule.insert("name".into(), json!(format!("rule_{r}")));
             if self.rng.chance(15) {
-                rule.insert("hook".into(), json!(format!("check_{}", snake(&c.name))));
+                // Hooks named like methods of `Arc` or keywords, once per context.
+                let hook = match ["clone", "as_ref", "into", "to_owned", "gen"].get(i) {
+                    Some(h) if self.rng.chance(50) => (*h).to_owned(),
+                    _ => format!("check_{}", snake(&c.name)),
+                };
+                rule.insert("hook".into(), json!(hook));
                 // A hook name once per context: the trait has one method per hook.
                 if ctx
                     .cmds
@@ -1627,7 +1634,7 @@ impl Gen<'_> {
             }
             3 => {
                 // An aggregate whose module would be a path keyword or a generated module.
-                let name = *self.rng.pick(&["Crate", "Super", "Types", "Hooks", "SelF"]);
+                let name = *self.rng.pick(&["Crate", "Super", "Types", "Hooks", "Main", "SelF"]);
                 let name = if name == "SelF" { "Self" } else { name };
                 doc["aggregates"][name] = json!({ "statuses": ["on"] });
                 doc["commands"]["PlantedCmd"] =

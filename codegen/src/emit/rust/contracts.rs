@@ -350,6 +350,14 @@ fn aggregate_root(
         IdType::String => quote!(ctx.aggregate_id.clone()),
         _ => quote!(ctx.aggregate_id.parse().unwrap_or_default()),
     };
+    let mutates = events
+        .iter()
+        .any(|e| !e.changes.is_empty() || e.status.is_some());
+    let state_binding = if mutates {
+        quote!(mut state)
+    } else {
+        quote!(state)
+    };
     let cmd_doc = doc(&format!("Every command of `{agg_type}`."));
     let ev_doc = doc(&format!("Every event of `{agg_type}`."));
     quote! {
@@ -378,7 +386,7 @@ fn aggregate_root(
             }
 
             fn apply(state: ::std::option::Option<Self>, ctx: &runtime::CommandContext, event: &Self::Event) -> Self {
-                let mut state = state.unwrap_or_else(|| #name {
+                let #state_binding = state.unwrap_or_else(|| #name {
                     id: #id_init,
                     status: #status_ty::#status0,
                     ..#name::default()
@@ -522,7 +530,10 @@ fn decide(
                 } else {
                     quote!(Some(state))
                 };
-                quote!(hooks.#m(#state_arg, cmd, ctx))
+                // Called through the trait: a hook may be named like a method of `Arc`
+                // (`clone`, `as_ref`, `into`).
+                let t = hooks_trait(&ctx.name);
+                quote!(crate::hooks::#t::#m(&**hooks, #state_arg, cmd, ctx))
             }
         };
         let events = vec_of(r.reject.iter().map(|e| emit_event(agg, e, es)).collect());
@@ -769,12 +780,21 @@ fn projection_update(
         let v = es.value(&c.value.expr);
         let operand = es.value_operand(&c.value.expr);
         let ty = &c.value.expr.ty;
+        let literal = match &c.value.expr.kind {
+            crate::model::ExprKind::Lit(crate::model::expr::Literal::Int(n)) => {
+                Some(proc_macro2::Literal::i128_unsuffixed(*n))
+            }
+            _ => None,
+        };
         let by = match ty {
+            // A literal is an `i64` as written (`1 as i64` is a clippy finding).
+            _ if literal.is_some() => quote!(#literal),
             Type::I64 | Type::Money => v.clone(),
             Type::I32 | Type::U32 => quote!(i64::from(#v)),
             _ => quote!(#operand as i64),
         };
         let minus_by = match ty {
+            _ if literal.is_some() => quote!(-#literal),
             Type::I64 | Type::Money => quote!(-#operand),
             _ => quote!(-#by),
         };

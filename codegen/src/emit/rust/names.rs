@@ -78,8 +78,9 @@ pub fn aggregate_module_name(aggregate: &str) -> String {
     aggregate.to_snake_case()
 }
 
-/// Modules a contracts crate always has: an aggregate cannot take their names.
-pub const CONTRACTS_MODULES: [&str; 2] = ["types", "hooks"];
+/// Module names an aggregate cannot take: the modules a contracts crate always has, and the
+/// file names of crate roots (`src/lib.rs`, `src/main.rs`).
+pub const CONTRACTS_MODULES: [&str; 4] = ["types", "hooks", "lib", "main"];
 
 /// Read-model collection name.
 pub fn collection(read_model: &str) -> String {

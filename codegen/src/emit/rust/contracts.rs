@@ -182,7 +182,7 @@ fn field_checks(f: &Field) -> Option<TokenStream> {
 
 fn aggregate(ctx: &Context, agg: &Aggregate, site: Site<'_>) -> TokenStream {
     let name = ident(&agg.name);
-    let status_ty = site.type_path(&agg.status_type);
+    let status_ty = ident(&agg.status_type.name);
     let id_ty = site.rust_type(&agg.id.ty());
     let docs = doc(agg.description.as_deref().unwrap_or("An aggregate."));
     let derive = derive_struct();
@@ -210,6 +210,8 @@ fn aggregate(ctx: &Context, agg: &Aggregate, site: Site<'_>) -> TokenStream {
     ));
     quote! {
         //! The aggregate, its commands, its events, and the rules that turn one into the other.
+
+        use crate::types::#status_ty;
 
         #docs
         #state_doc
@@ -345,7 +347,7 @@ fn aggregate_root(
         .map(|c| decide(ctx, agg, c, &hooks_ty, site));
     let apply_arms = events.iter().map(|e| apply_arm(agg, e, site));
     let status0 = variant(&agg.statuses[0]);
-    let status_ty = site.type_path(&agg.status_type);
+    let status_ty = ident(&agg.status_type.name);
     let id_init = match agg.id {
         IdType::String => quote!(ctx.aggregate_id.clone()),
         _ => quote!(ctx.aggregate_id.parse().unwrap_or_default()),
@@ -495,7 +497,7 @@ fn decide(
     let status_check = if c.allowed_in.is_empty() {
         quote!()
     } else {
-        let status_ty = site.type_path(&agg.status_type);
+        let status_ty = ident(&agg.status_type.name);
         let allowed = c.allowed_in.iter().map(|s| {
             let v = variant(s);
             quote!(#status_ty::#v)
@@ -613,7 +615,7 @@ fn apply_arm(agg: &Aggregate, e: &Event, site: Site<'_>) -> TokenStream {
         }
     });
     let status = e.status.as_ref().map(|s| {
-        let st = site.type_path(&agg.status_type);
+        let st = ident(&agg.status_type.name);
         let sv = variant(s);
         quote!(state.status = #st::#sv;)
     });
@@ -694,14 +696,16 @@ pub fn read_models(model: &Model, ctx: &Context) -> TokenStream {
             }
             _ => quote!(),
         };
-        quote! {
-            #ty => {
+        (
+            ty,
+            quote! {
                 #decode
                 #id
                 #(#updates)*
-            }
-        }
+            },
+        )
     });
+    let arms: Vec<(String, TokenStream)> = arms.collect();
     let indexes = vec_of(ctx.read_models.iter().flat_map(|rm| {
         let coll = collection(&rm.name);
         let mut fields: Vec<String> = Vec::new();
@@ -719,11 +723,20 @@ pub fn read_models(model: &Model, ctx: &Context) -> TokenStream {
         }
         fields.into_iter().map(move |f| {
             let c = coll.clone();
-            quote!((#c, runtime::read_model::IndexSpec { fields: vec![(::std::string::String::from(#f), false)], unique: false }))
+            quote!((#c, read_model::IndexSpec { fields: vec![(::std::string::String::from(#f), false)], unique: false }))
         })
     }).collect());
-    let has_arms = !events.is_empty();
-    let body = if has_arms {
+    let body = if let [(ty, body)] = arms.as_slice() {
+        // One event: an `if` (a one-armed `match` is a clippy finding).
+        quote! {
+            let mut updates = ::std::vec::Vec::new();
+            if envelope.meta.message_type == #ty {
+                #body
+            }
+            Ok(updates)
+        }
+    } else if !arms.is_empty() {
+        let arms = arms.iter().map(|(ty, body)| quote!(#ty => { #body }));
         quote! {
             let mut updates = ::std::vec::Vec::new();
             match envelope.meta.message_type.as_str() {
@@ -741,18 +754,21 @@ pub fn read_models(model: &Model, ctx: &Context) -> TokenStream {
     quote! {
         //! Read models of the context: their documents and how events change them.
 
+        // A module (snake_case) cannot collide with a read model's name (PascalCase).
+        use runtime::read_model;
+
         #(#docs_structs)*
 
         /// The document changes one event makes to the read models of this context (none for
         /// an event they do not use).
         pub fn project(
             envelope: &runtime::RawEnvelope,
-        ) -> ::std::result::Result<::std::vec::Vec<runtime::read_model::DocumentUpdate>, runtime::message::DecodeError> {
+        ) -> ::std::result::Result<::std::vec::Vec<read_model::DocumentUpdate>, runtime::message::DecodeError> {
             #body
         }
 
         /// Indexes of the read-model collections (filterable and sortable fields).
-        pub fn indexes() -> ::std::vec::Vec<(&'static str, runtime::read_model::IndexSpec)> {
+        pub fn indexes() -> ::std::vec::Vec<(&'static str, read_model::IndexSpec)> {
             #indexes
         }
     }
@@ -773,7 +789,7 @@ fn projection_update(
     };
     let key_name = &rm.key;
     let key_value = es.value_operand(&p.key.expr);
-    let mut ops = vec![quote!(runtime::read_model::UpdateOp::set(#key_name, &#key_value))];
+    let mut ops = vec![quote!(read_model::UpdateOp::set(#key_name, &#key_value))];
     for c in &p.changes {
         let f = &c.field;
         // `v` alone is an argument; `operand` goes after `&`, `-` or before `as`.
@@ -799,18 +815,18 @@ fn projection_update(
             _ => quote!(-#by),
         };
         ops.push(match c.op {
-            ChangeOp::Set => quote!(runtime::read_model::UpdateOp::set(#f, &#operand)),
-            ChangeOp::Increment => quote!(runtime::read_model::UpdateOp::increment(#f, #by)),
+            ChangeOp::Set => quote!(read_model::UpdateOp::set(#f, &#operand)),
+            ChangeOp::Increment => quote!(read_model::UpdateOp::increment(#f, #by)),
             ChangeOp::Decrement => {
-                quote!(runtime::read_model::UpdateOp::increment(#f, #minus_by))
+                quote!(read_model::UpdateOp::increment(#f, #minus_by))
             }
-            ChangeOp::Add => quote!(runtime::read_model::UpdateOp::push(#f, &#operand)),
-            ChangeOp::Remove => quote!(runtime::read_model::UpdateOp::pull(#f, &#operand)),
+            ChangeOp::Add => quote!(read_model::UpdateOp::push(#f, &#operand)),
+            ChangeOp::Remove => quote!(read_model::UpdateOp::pull(#f, &#operand)),
         });
     }
     let upsert = p.creates;
     quote! {
-        updates.push(runtime::read_model::DocumentUpdate::for_event(#coll, envelope, #key_string, #upsert, ::std::vec::Vec::from([#(#ops),*])));
+        updates.push(read_model::DocumentUpdate::for_event(#coll, envelope, #key_string, #upsert, ::std::vec::Vec::from([#(#ops),*])));
     }
 }
 

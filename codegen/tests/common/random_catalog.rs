@@ -262,6 +262,8 @@ struct Gen<'o> {
     rng: Rng,
     opts: &'o Options,
     contexts: Vec<Ctx>,
+    /// The sagas generated, for topology overrides.
+    saga_names: Vec<String>,
 }
 
 fn snake(s: &str) -> String {
@@ -274,6 +276,7 @@ pub fn generate(seed: u64, opts: &Options) -> RandomCatalog {
         rng: Rng::new(seed),
         opts,
         contexts: Vec::new(),
+        saga_names: Vec::new(),
     };
     let n = g.rng.range(1, 3);
     let mut ctx_words: Vec<&str> = Vec::new();
@@ -1512,6 +1515,16 @@ impl Gen<'_> {
             }
             let mut done_def = Map::new();
             done_def.insert("terminal".into(), json!("completed"));
+            if self.rng.chance(50) {
+                // A terminal send: the first step's command once more.
+                if let Some(send) = states
+                    .get(&state_names[0])
+                    .and_then(|s| s.get("send"))
+                    .cloned()
+                {
+                    done_def.insert("send".into(), send);
+                }
+            }
             states.insert(done, Value::Object(done_def));
             if states.values().any(|s| s.to_string().contains("\"Failed\"")) {
                 states.insert(failed, json!({ "terminal": "failed" }));
@@ -1528,6 +1541,7 @@ impl Gen<'_> {
             def.insert("init".into(), Value::Object(init));
             def.insert("initial".into(), json!(state_names[0]));
             def.insert("states".into(), Value::Object(states));
+            self.saga_names.push(name.clone());
             sagas.insert(name, Value::Object(def));
         }
         if sagas.is_empty() {
@@ -1575,6 +1589,11 @@ impl Gen<'_> {
                     json!({ "prefetch": self.rng.range(1, 64) }),
                 );
             }
+        }
+        if let Some(saga) = self.saga_names.first()
+            && self.rng.chance(50)
+        {
+            processes.insert(format!("saga.{saga}"), json!({ "prefetch": 4, "max_attempts": 2 }));
         }
         if !processes.is_empty() {
             t.insert("processes".into(), Value::Object(processes));

@@ -57,18 +57,18 @@ fn random_catalogs_are_accepted_or_diagnosed_never_a_panic() {
             invalid: i % 4 == 3,
         };
         let catalog = generate(case_seed, &opts);
-        let result =
-            std::panic::catch_unwind(|| codegen::check_files(catalog.files.clone()));
-        let result = result.unwrap_or_else(|_| {
-            panic!("seed {case_seed}: check panicked\n{}", catalog.bundle())
-        });
+        let result = std::panic::catch_unwind(|| codegen::check_files(catalog.files.clone()));
+        let result = result
+            .unwrap_or_else(|_| panic!("seed {case_seed}: check panicked\n{}", catalog.bundle()));
         match (result, &catalog.planted) {
             (Ok((model, _)), None) => {
                 accepted += 1;
                 let out = std::panic::catch_unwind(|| codegen::emit::generate(&model));
                 match out {
                     Ok(Ok(_)) => {}
-                    Ok(Err(e)) => panic!("seed {case_seed}: emit failed: {e}\n{}", catalog.bundle()),
+                    Ok(Err(e)) => {
+                        panic!("seed {case_seed}: emit failed: {e}\n{}", catalog.bundle())
+                    }
                     Err(_) => panic!("seed {case_seed}: emit panicked\n{}", catalog.bundle()),
                 }
                 assert_schemas_agree(&catalog, case_seed);
@@ -89,7 +89,9 @@ fn random_catalogs_are_accepted_or_diagnosed_never_a_panic() {
         }
     }
     let valid_cases = n - n / 4;
-    println!("accepted {accepted} of {valid_cases} valid-by-construction catalogs; {planted} planted collisions rejected");
+    println!(
+        "accepted {accepted} of {valid_cases} valid-by-construction catalogs; {planted} planted collisions rejected"
+    );
     // The generator aims at valid catalogs: most of them must be accepted, or the compile
     // batch would test little.
     assert!(

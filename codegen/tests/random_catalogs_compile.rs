@@ -122,7 +122,11 @@ fn every_accepted_random_catalog_compiles() {
             .collect::<String>()
     );
     write(&work.join("Cargo.toml"), &manifest);
-    std::fs::copy(common::repo_root().join("Cargo.lock"), work.join("Cargo.lock")).expect("lock");
+    std::fs::copy(
+        common::repo_root().join("Cargo.lock"),
+        work.join("Cargo.lock"),
+    )
+    .expect("lock");
     let generated_in = started.elapsed();
     let mut cargo = Command::new(env!("CARGO"));
     if clippy {
@@ -159,7 +163,11 @@ fn every_accepted_random_catalog_compiles() {
     println!(
         "compile batch: {generated} catalogs ({rejected} rejected on the way), {crates} crates, seed {seed}, generated in {:.1?}, {} in {:.1?}",
         generated_in,
-        if clippy { "clippy -D warnings" } else { "cargo check" },
+        if clippy {
+            "clippy -D warnings"
+        } else {
+            "cargo check"
+        },
         started.elapsed() - generated_in
     );
 }

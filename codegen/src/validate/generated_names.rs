@@ -57,7 +57,10 @@ impl Validator<'_> {
             for (suffix, what) in [("Command", "commands"), ("Event", "events")] {
                 derived.insert(
                     format!("{}{suffix}", agg.value),
-                    format!("the generated enum of the {what} of aggregate `{}`", agg.value),
+                    format!(
+                        "the generated enum of the {what} of aggregate `{}`",
+                        agg.value
+                    ),
                 );
             }
         }
@@ -77,7 +80,8 @@ impl Validator<'_> {
                 continue;
             }
             if let Some(what) = derived.get(n) {
-                let msg = format!("`{n}` is the name of {what}: choose another name for this {kind}");
+                let msg =
+                    format!("`{n}` is the name of {what}: choose another name for this {kind}");
                 self.error_at(file, name, Pos::default(), msg);
                 continue;
             }

@@ -103,17 +103,103 @@ impl RandomCatalog {
 /// PascalCase names that shadow prelude, std, serde or runtime names, or look like what the
 /// generator derives.
 const HOSTILE_PASCAL: &[&str] = &[
-    "String", "Vec", "Option", "Result", "Box", "Default", "Some", "None", "Ok", "Err", "Clone",
-    "Copy", "Debug", "Send", "Sync", "Sized", "Iterator", "From", "Into", "ToString", "PartialEq",
-    "Eq", "Hash", "Serialize", "Deserialize", "JsonSchema", "Message", "Command", "Event",
-    "Decision", "Envelope", "RawEnvelope", "CommandContext", "DocumentUpdate", "UpdateOp",
-    "IndexSpec", "Data", "Hooks", "ProcessInfo", "ExitCode", "Method", "CommandApi", "IdSource",
-    "Duration", "SagaMachine", "DecodeError", "Value", "Violations", "ValidateAt",
-    "AggregateRoot", "MessageSet", "Arc", "Uuid", "Utc", "DateTime", "NaiveDate", "Runtime",
-    "Serde", "Std", "Core", "Tokio", "Schemars", "Type", "Match", "Fn", "Gen", "Mod", "Use",
-    "Dyn", "Async", "Await", "Loop", "Where", "Union", "Main", "Routes", "Handlers", "Project",
-    "Indexes", "Machine", "Init", "Correlate", "Info", "Topology", "ReadModels", "Rc", "Cow",
-    "HashMap", "Ordering", "Error", "Display", "Fmt", "I32", "U64", "Bool", "Str", "Char",
+    "String",
+    "Vec",
+    "Option",
+    "Result",
+    "Box",
+    "Default",
+    "Some",
+    "None",
+    "Ok",
+    "Err",
+    "Clone",
+    "Copy",
+    "Debug",
+    "Send",
+    "Sync",
+    "Sized",
+    "Iterator",
+    "From",
+    "Into",
+    "ToString",
+    "PartialEq",
+    "Eq",
+    "Hash",
+    "Serialize",
+    "Deserialize",
+    "JsonSchema",
+    "Message",
+    "Command",
+    "Event",
+    "Decision",
+    "Envelope",
+    "RawEnvelope",
+    "CommandContext",
+    "DocumentUpdate",
+    "UpdateOp",
+    "IndexSpec",
+    "Data",
+    "Hooks",
+    "ProcessInfo",
+    "ExitCode",
+    "Method",
+    "CommandApi",
+    "IdSource",
+    "Duration",
+    "SagaMachine",
+    "DecodeError",
+    "Value",
+    "Violations",
+    "ValidateAt",
+    "AggregateRoot",
+    "MessageSet",
+    "Arc",
+    "Uuid",
+    "Utc",
+    "DateTime",
+    "NaiveDate",
+    "Runtime",
+    "Serde",
+    "Std",
+    "Core",
+    "Tokio",
+    "Schemars",
+    "Type",
+    "Match",
+    "Fn",
+    "Gen",
+    "Mod",
+    "Use",
+    "Dyn",
+    "Async",
+    "Await",
+    "Loop",
+    "Where",
+    "Union",
+    "Main",
+    "Routes",
+    "Handlers",
+    "Project",
+    "Indexes",
+    "Machine",
+    "Init",
+    "Correlate",
+    "Info",
+    "Topology",
+    "ReadModels",
+    "Rc",
+    "Cow",
+    "HashMap",
+    "Ordering",
+    "Error",
+    "Display",
+    "Fmt",
+    "I32",
+    "U64",
+    "Bool",
+    "Str",
+    "Char",
 ];
 
 /// Plain PascalCase words, for variety.
@@ -124,18 +210,90 @@ const PLAIN_PASCAL: &[&str] = &[
 
 /// snake_case names that are valid catalog names but collide with Rust or generated names.
 const HOSTILE_SNAKE: &[&str] = &[
-    "gen", "union", "raw", "safe", "default", "string", "vec", "option", "result", "data",
-    "state", "cmd", "ctx", "event", "meta", "hooks", "value", "item", "removed", "updates",
-    "envelope", "aggregate_id", "command", "at", "v", "rule", "to_string", "clone", "into",
-    "from", "new", "len", "is_empty", "some", "none", "ok", "err", "std", "core", "runtime",
-    "serde", "schemars", "tokio", "types", "main", "info", "x1", "a_b", "ab", "v_2", "macro_rules",
-    "self_ref", "super_user", "crate_id", "r", "t", "u32", "i64", "bool", "str",
+    "gen",
+    "union",
+    "raw",
+    "safe",
+    "default",
+    "string",
+    "vec",
+    "option",
+    "result",
+    "data",
+    "state",
+    "cmd",
+    "ctx",
+    "event",
+    "meta",
+    "hooks",
+    "value",
+    "item",
+    "removed",
+    "updates",
+    "envelope",
+    "aggregate_id",
+    "command",
+    "at",
+    "v",
+    "rule",
+    "to_string",
+    "clone",
+    "into",
+    "from",
+    "new",
+    "len",
+    "is_empty",
+    "some",
+    "none",
+    "ok",
+    "err",
+    "std",
+    "core",
+    "runtime",
+    "serde",
+    "schemars",
+    "tokio",
+    "types",
+    "main",
+    "info",
+    "x1",
+    "a_b",
+    "ab",
+    "v_2",
+    "macro_rules",
+    "self_ref",
+    "super_user",
+    "crate_id",
+    "r",
+    "t",
+    "u32",
+    "i64",
+    "bool",
+    "str",
 ];
 
 /// Enum variant shapes: snake_case values whose Rust names come from case conversion.
 const VARIANTS: &[&str] = &[
-    "v1", "v_2", "a_b_c", "none", "some", "ok", "err", "default", "self_ref", "active", "closed",
-    "x", "gen", "type_a", "http_ok", "io", "a1b2", "string", "vec", "in_review",
+    "v1",
+    "v_2",
+    "a_b_c",
+    "none",
+    "some",
+    "ok",
+    "err",
+    "default",
+    "self_ref",
+    "active",
+    "closed",
+    "x",
+    "gen",
+    "type_a",
+    "http_ok",
+    "io",
+    "a1b2",
+    "string",
+    "vec",
+    "in_review",
 ];
 
 /// A field type, as the generator knows it.
@@ -435,7 +593,10 @@ impl Gen<'_> {
         let mut m = Map::new();
         m.insert("type".into(), json!(spelled));
         if self.rng.chance(30) {
-            m.insert("description".into(), json!(format!("The `{}` \"field\".", f.name)));
+            m.insert(
+                "description".into(),
+                json!(format!("The `{}` \"field\".", f.name)),
+            );
         }
         match &base {
             t if t.is_int() => {
@@ -530,9 +691,10 @@ impl Gen<'_> {
                 for _ in 0..self.rng.range(1, 4) {
                     let v = self.rng.pick(VARIANTS).to_string();
                     let pascal = heck::ToUpperCamelCase::to_upper_camel_case(v.as_str());
-                    if !vs.iter().any(|w| {
-                        heck::ToUpperCamelCase::to_upper_camel_case(w.as_str()) == pascal
-                    }) && !v.ends_with('_')
+                    if !vs
+                        .iter()
+                        .any(|w| heck::ToUpperCamelCase::to_upper_camel_case(w.as_str()) == pascal)
+                        && !v.ends_with('_')
                     {
                         vs.push(v);
                     }
@@ -1319,10 +1481,9 @@ impl Gen<'_> {
             if fresh != name
                 && let Some(cmds) = ctx.doc.get_mut("commands")
             {
-                let text = cmds.to_string().replace(
-                    &format!("\"{name}\""),
-                    &format!("\"{fresh}\""),
-                );
+                let text = cmds
+                    .to_string()
+                    .replace(&format!("\"{name}\""), &format!("\"{fresh}\""));
                 *cmds = serde_json::from_str(&text).expect("json");
             }
             let blocked = name.ends_with("Blocked");
@@ -1406,7 +1567,10 @@ impl Gen<'_> {
                 name.push('B');
             }
             used_names.push(name.clone());
-            let corr = self.rng.pick(&["key", "data", "id", "gen", "order_id"]).to_string();
+            let corr = self
+                .rng
+                .pick(&["key", "data", "id", "gen", "order_id"])
+                .to_string();
             let mut data = Map::new();
             let mut init = Map::new();
             data.insert(corr.clone(), json!(corr_ty));
@@ -1488,7 +1652,10 @@ impl Gen<'_> {
                 }
                 st.insert("on".into(), Value::Object(on));
                 if self.rng.chance(60) {
-                    st.insert("timeout".into(), json!(*self.rng.pick(&["30s", "2m", "500ms"])));
+                    st.insert(
+                        "timeout".into(),
+                        json!(*self.rng.pick(&["30s", "2m", "500ms"])),
+                    );
                     if self.rng.chance(50) {
                         st.insert(
                             "retry".into(),
@@ -1526,7 +1693,10 @@ impl Gen<'_> {
                 }
             }
             states.insert(done, Value::Object(done_def));
-            if states.values().any(|s| s.to_string().contains("\"Failed\"")) {
+            if states
+                .values()
+                .any(|s| s.to_string().contains("\"Failed\""))
+            {
                 states.insert(failed, json!({ "terminal": "failed" }));
             }
             // Every step needs a way out; a failed state must be reachable: fine either way.
@@ -1583,7 +1753,9 @@ impl Gen<'_> {
         let mut processes = Map::new();
         for c in &self.contexts {
             if self.rng.chance(30) {
-                let p = *self.rng.pick(&["command-handler", "event-handler", "command-api"]);
+                let p = *self
+                    .rng
+                    .pick(&["command-handler", "event-handler", "command-api"]);
                 processes.insert(
                     format!("{}.{p}", c.name),
                     json!({ "prefetch": self.rng.range(1, 64) }),
@@ -1593,7 +1765,10 @@ impl Gen<'_> {
         if let Some(saga) = self.saga_names.first()
             && self.rng.chance(50)
         {
-            processes.insert(format!("saga.{saga}"), json!({ "prefetch": 4, "max_attempts": 2 }));
+            processes.insert(
+                format!("saga.{saga}"),
+                json!({ "prefetch": 4, "max_attempts": 2 }),
+            );
         }
         if !processes.is_empty() {
             t.insert("processes".into(), Value::Object(processes));
@@ -1653,7 +1828,9 @@ impl Gen<'_> {
             }
             3 => {
                 // An aggregate whose module would be a path keyword or a generated module.
-                let name = *self.rng.pick(&["Crate", "Super", "Types", "Hooks", "Main", "SelF"]);
+                let name = *self
+                    .rng
+                    .pick(&["Crate", "Super", "Types", "Hooks", "Main", "SelF"]);
                 let name = if name == "SelF" { "Self" } else { name };
                 doc["aggregates"][name] = json!({ "statuses": ["on"] });
                 doc["commands"]["PlantedCmd"] =
@@ -1663,8 +1840,10 @@ impl Gen<'_> {
             }
             4 => {
                 // Two commands whose snake_case names (decide functions) are the same.
-                doc["commands"]["HTTPCall"] = json!({ "aggregate": agg.name, "creates": true, "emits": ["PlantedHappened"] });
-                doc["commands"]["HttpCall"] = json!({ "aggregate": agg.name, "creates": true, "emits": ["PlantedHappened"] });
+                doc["commands"]["HTTPCall"] =
+                    json!({ "aggregate": agg.name, "creates": true, "emits": ["PlantedHappened"] });
+                doc["commands"]["HttpCall"] =
+                    json!({ "aggregate": agg.name, "creates": true, "emits": ["PlantedHappened"] });
                 doc["events"]["PlantedHappened"] = json!({});
                 "commands `HTTPCall` and `HttpCall`".to_owned()
             }

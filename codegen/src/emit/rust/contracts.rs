@@ -1,18 +1,19 @@
-//! The contracts crate of a context: value types, aggregate state, commands, events, rules
-//! compiled to Rust, read-model projections and the hooks trait.
+//! The contracts crate of a context: aggregate state, commands, events, the rules compiled to
+//! Rust and the hooks trait (value types are in [`super::value_types`], read models in
+//! [`super::read_models`]).
 
 use super::names::{
-    aggregate_module, aggregate_module_name, collection, command_enum, decide_fn, event_enum, hooks_trait, ident, variant,
+    aggregate_module, aggregate_module_name, command_enum, decide_fn, event_enum, hooks_trait,
+    ident, variant,
 };
 use super::rust_expr::{ExprSite, Meta};
 use super::rust_type::Site;
+use super::value_types::{struct_fields, validate_impl};
 use super::{RustFile, doc};
 use crate::model::expr::Root;
 use crate::model::{
-    Aggregate, ChangeOp, Command, Context, Emit, Event, Field, IdType, Model, ReadModel, RuleCheck,
-    SourceExpr, Type, ValueKind, ValueType,
+    Aggregate, ChangeOp, Command, Context, Emit, Event, IdType, RuleCheck, SourceExpr,
 };
-use heck::ToSnakeCase;
 use proc_macro2::TokenStream;
 use quote::quote;
 
@@ -21,7 +22,10 @@ pub fn modules(ctx: &Context) -> Vec<(String, RustFile)> {
     let site = Site {
         context: Some(&ctx.name),
     };
-    let mut out = vec![("types.rs".to_owned(), RustFile::new(types(ctx, site)))];
+    let mut out = vec![(
+        "types.rs".to_owned(),
+        RustFile::new(super::value_types::module(ctx, site)),
+    )];
     for agg in &ctx.aggregates {
         out.push((
             format!("{}.rs", aggregate_module_name(&agg.name)),
@@ -34,150 +38,8 @@ pub fn modules(ctx: &Context) -> Vec<(String, RustFile)> {
     out
 }
 
-fn derive_struct() -> TokenStream {
+pub(super) fn derive_struct() -> TokenStream {
     quote!(#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)])
-}
-
-fn types(ctx: &Context, site: Site<'_>) -> TokenStream {
-    let items = ctx.types.iter().map(|t| value_type(t, site));
-    quote! {
-        //! Value types of the context (records and enums, aggregate statuses included).
-        #(#items)*
-    }
-}
-
-fn value_type(t: &ValueType, site: Site<'_>) -> TokenStream {
-    let name = ident(&t.name);
-    let docs = doc(t.description.as_deref().unwrap_or("A value type."));
-    match &t.kind {
-        ValueKind::Enum(variants) => {
-            let vs = variants.iter().enumerate().map(|(i, v)| {
-                let id = variant(v);
-                let d = doc(&format!("`{v}`"));
-                let default = (i == 0).then(|| quote!(#[default]));
-                // `rename_all` spells `V2` as `v2`: keep `v_2` as written.
-                let rename = (id.to_string().to_snake_case() != *v)
-                    .then(|| quote!(#[serde(rename = #v)]));
-                quote!(#d #default #rename #id)
-            });
-            quote! {
-                #docs
-                #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
-                #[serde(rename_all = "snake_case")]
-                pub enum #name { #(#vs,)* }
-            }
-        }
-        ValueKind::Record(fields) => {
-            let derive = derive_struct();
-            let body = struct_fields(fields, site);
-            let validate = validate_impl(&name, fields);
-            quote! {
-                #docs
-                #derive
-                pub struct #name { #body }
-                #validate
-            }
-        }
-    }
-}
-
-/// Struct fields with their doc comments and serde attributes.
-fn struct_fields(fields: &[Field], site: Site<'_>) -> TokenStream {
-    let fs = fields.iter().map(|f| {
-        let name = ident(&f.name);
-        let ty = site.rust_type(&f.ty);
-        let d = doc(f.description.as_deref().unwrap_or(&format!("`{}`", f.name)));
-        let default = matches!(f.ty, Type::Optional(_)).then(|| quote!(#[serde(default)]));
-        quote!(#d #default pub #name: #ty)
-    });
-    quote!(#(#fs,)*)
-}
-
-/// `ValidateAt` for a DTO or record: one check per constraint, nested records included.
-fn validate_impl(name: &proc_macro2::Ident, fields: &[Field]) -> TokenStream {
-    let checks: Vec<TokenStream> = fields.iter().filter_map(field_checks).collect();
-    let (at, v) = if checks.is_empty() {
-        (quote!(_at), quote!(_v))
-    } else {
-        (quote!(at), quote!(v))
-    };
-    quote! {
-        impl runtime::validation::ValidateAt for #name {
-            fn validate_at(&self, #at: &str, #v: &mut runtime::validation::Violations) {
-                #(#checks)*
-            }
-        }
-    }
-}
-
-fn contains_record(ty: &Type) -> bool {
-    match ty {
-        Type::Record(_) => true,
-        Type::List(t) | Type::Optional(t) => contains_record(t),
-        _ => false,
-    }
-}
-
-fn field_checks(f: &Field) -> Option<TokenStream> {
-    let name = ident(&f.name);
-    let pointer = format!("{{at}}/{}", f.name);
-    let (base, optional) = match &f.ty {
-        Type::Optional(inner) => (&**inner, true),
-        t => (t, false),
-    };
-    // How the value is read: as a receiver, as a reference argument, as a copied number.
-    let (place, reference, copied) = if optional {
-        (quote!(value), quote!(value), quote!(*value))
-    } else {
-        (quote!(self.#name), quote!(&self.#name), quote!(self.#name))
-    };
-    let c = &f.constraints;
-    let mut checks = Vec::new();
-    let opt = |v: Option<i64>| match v {
-        Some(v) => {
-            let v = proc_macro2::Literal::i64_unsuffixed(v);
-            quote!(Some(#v))
-        }
-        None => quote!(None),
-    };
-    let optu = |v: Option<u64>| match v {
-        Some(v) => {
-            let v = proc_macro2::Literal::u64_unsuffixed(v);
-            quote!(Some(#v))
-        }
-        None => quote!(None),
-    };
-    if c.min.is_some() || c.max.is_some() {
-        let (min, max) = (opt(c.min), opt(c.max));
-        checks.push(quote!(v.range(&format!(#pointer), i128::from(#copied), #min, #max);));
-    }
-    if c.min_length.is_some() || c.max_length.is_some() {
-        let len = if *base == Type::String {
-            quote!(#place.chars().count())
-        } else {
-            quote!(#place.len())
-        };
-        let (min, max) = (optu(c.min_length), optu(c.max_length));
-        checks.push(quote!(v.length(&format!(#pointer), #len, #min, #max);));
-    }
-    if let Some(p) = &c.pattern {
-        checks.push(quote!(v.pattern(&format!(#pointer), #reference, #p);));
-    }
-    if !c.one_of.is_empty() {
-        let allowed = &c.one_of;
-        checks.push(quote!(v.one_of(&format!(#pointer), #reference, &[#(#allowed),*]);));
-    }
-    if contains_record(base) {
-        checks.push(quote!(v.nested(&format!(#pointer), #reference);));
-    }
-    if checks.is_empty() {
-        return None;
-    }
-    Some(if optional {
-        quote!(if let Some(value) = &self.#name { #(#checks)* })
-    } else {
-        quote!(#(#checks)*)
-    })
 }
 
 fn aggregate(ctx: &Context, agg: &Aggregate, site: Site<'_>) -> TokenStream {
@@ -290,7 +152,7 @@ fn event_struct(ctx: &Context, e: &Event, site: Site<'_>) -> TokenStream {
 }
 
 /// The roots an expression list reads.
-fn roots<'a>(exprs: impl IntoIterator<Item = &'a SourceExpr>) -> Vec<Root> {
+pub(super) fn roots<'a>(exprs: impl IntoIterator<Item = &'a SourceExpr>) -> Vec<Root> {
     let mut out = Vec::new();
     for e in exprs {
         e.expr.roots(&mut out);
@@ -298,7 +160,10 @@ fn roots<'a>(exprs: impl IntoIterator<Item = &'a SourceExpr>) -> Vec<Root> {
     out
 }
 
-fn reads_meta_field<'a>(exprs: impl IntoIterator<Item = &'a SourceExpr>, field: &str) -> bool {
+pub(super) fn reads_meta_field<'a>(
+    exprs: impl IntoIterator<Item = &'a SourceExpr>,
+    field: &str,
+) -> bool {
     fn walk(e: &crate::model::Expr, field: &str) -> bool {
         use crate::model::ExprKind as K;
         match &e.kind {
@@ -625,208 +490,6 @@ fn apply_arm(agg: &Aggregate, e: &Event, site: Site<'_>) -> TokenStream {
             #(#changes)*
             #status
         }
-    }
-}
-
-/// The read-model module of a context's read-models crate (its own crate, because read models
-/// use events and types of other contexts, whose contracts may use this context's types).
-pub fn read_models(model: &Model, ctx: &Context) -> TokenStream {
-    let site = Site { context: None };
-    let docs_structs = ctx.read_models.iter().map(|rm| {
-        let name = ident(&rm.name);
-        let d = doc(rm.description.as_deref().unwrap_or("A read model."));
-        let derive = derive_struct();
-        let fields = struct_fields(&rm.fields, site);
-        let coll = collection(&rm.name);
-        let cdoc = doc(&format!("Collection of `{}` documents.", rm.name));
-        let cname = ident(&format!(
-            "{}_COLLECTION",
-            heck::ToShoutySnakeCase::to_shouty_snake_case(rm.name.as_str())
-        ));
-        quote! {
-            #d
-            #derive
-            pub struct #name { #fields }
-            #cdoc
-            pub const #cname: &str = #coll;
-        }
-    });
-    // Group projections by event, in the order events first appear.
-    let mut events: Vec<&crate::model::MessageName> = Vec::new();
-    for rm in &ctx.read_models {
-        for p in &rm.projections {
-            if !events.contains(&&p.event) {
-                events.push(&p.event);
-            }
-        }
-    }
-    let arms = events.iter().map(|en| {
-        let event = model.event(en).expect("validated event");
-        let owner = model
-            .context(&en.context)
-            .and_then(|c| c.aggregate(&event.aggregate));
-        let k = super::names::contracts_crate(&en.context);
-        let e = ident(&event.name);
-        let ev_ty = quote!(#k::#e);
-        let ty = en.to_string();
-        let es = ExprSite {
-            site,
-            meta: Meta::Envelope,
-        };
-        let mut all_exprs: Vec<&SourceExpr> = Vec::new();
-        let mut updates = Vec::new();
-        for rm in &ctx.read_models {
-            for p in rm.projections.iter().filter(|p| &p.event == *en) {
-                all_exprs.push(&p.key);
-                all_exprs.extend(p.changes.iter().map(|c| &c.value));
-                updates.push(projection_update(rm, p, es));
-            }
-        }
-        let used = roots(all_exprs.iter().copied());
-        let needs_id = reads_meta_field(all_exprs.iter().copied(), "aggregate_id");
-        let decode = if used.contains(&Root::Event) {
-            quote!(let event: #ev_ty = runtime::message::decode_payload(envelope)?;)
-        } else {
-            quote!()
-        };
-        let id = match (needs_id, owner) {
-            (true, Some(a)) => {
-                let id_ty = site.rust_type(&a.id.ty());
-                quote!(let aggregate_id: #id_ty = runtime::message::aggregate_id(envelope)?;)
-            }
-            _ => quote!(),
-        };
-        (
-            ty,
-            quote! {
-                #decode
-                #id
-                #(#updates)*
-            },
-        )
-    });
-    let arms: Vec<(String, TokenStream)> = arms.collect();
-    let indexes = vec_of(ctx.read_models.iter().flat_map(|rm| {
-        let coll = collection(&rm.name);
-        let mut fields: Vec<String> = Vec::new();
-        if let Some(q) = &rm.query {
-            for (f, _) in &q.filters {
-                if !fields.contains(f) {
-                    fields.push(f.clone());
-                }
-            }
-            for f in &q.sort {
-                if !fields.contains(f) {
-                    fields.push(f.clone());
-                }
-            }
-        }
-        fields.into_iter().map(move |f| {
-            let c = coll.clone();
-            quote!((#c, read_model::IndexSpec { fields: vec![(::std::string::String::from(#f), false)], unique: false }))
-        })
-    }).collect());
-    let body = if let [(ty, body)] = arms.as_slice() {
-        // One event: an `if` (a one-armed `match` is a clippy finding).
-        quote! {
-            let mut updates = ::std::vec::Vec::new();
-            if envelope.meta.message_type == #ty {
-                #body
-            }
-            Ok(updates)
-        }
-    } else if !arms.is_empty() {
-        let arms = arms.iter().map(|(ty, body)| quote!(#ty => { #body }));
-        quote! {
-            let mut updates = ::std::vec::Vec::new();
-            match envelope.meta.message_type.as_str() {
-                #(#arms)*
-                _ => {}
-            }
-            Ok(updates)
-        }
-    } else {
-        quote! {
-            let _ = envelope;
-            Ok(::std::vec::Vec::new())
-        }
-    };
-    quote! {
-        //! Read models of the context: their documents and how events change them.
-
-        // A module (snake_case) cannot collide with a read model's name (PascalCase).
-        use runtime::read_model;
-
-        #(#docs_structs)*
-
-        /// The document changes one event makes to the read models of this context (none for
-        /// an event they do not use).
-        pub fn project(
-            envelope: &runtime::RawEnvelope,
-        ) -> ::std::result::Result<::std::vec::Vec<read_model::DocumentUpdate>, runtime::message::DecodeError> {
-            #body
-        }
-
-        /// Indexes of the read-model collections (filterable and sortable fields).
-        pub fn indexes() -> ::std::vec::Vec<(&'static str, read_model::IndexSpec)> {
-            #indexes
-        }
-    }
-}
-
-fn projection_update(
-    rm: &ReadModel,
-    p: &crate::model::Projection,
-    es: ExprSite<'_>,
-) -> TokenStream {
-    let coll = collection(&rm.name);
-    let key_field = rm.key_field();
-    let key_place = es.operand(&p.key.expr);
-    let key_string = if key_field.ty == Type::String {
-        es.value(&p.key.expr)
-    } else {
-        quote!(#key_place.to_string())
-    };
-    let key_name = &rm.key;
-    let key_value = es.value_operand(&p.key.expr);
-    let mut ops = vec![quote!(read_model::UpdateOp::set(#key_name, &#key_value))];
-    for c in &p.changes {
-        let f = &c.field;
-        // `v` alone is an argument; `operand` goes after `&`, `-` or before `as`.
-        let v = es.value(&c.value.expr);
-        let operand = es.value_operand(&c.value.expr);
-        let ty = &c.value.expr.ty;
-        let literal = match &c.value.expr.kind {
-            crate::model::ExprKind::Lit(crate::model::expr::Literal::Int(n)) => {
-                Some(proc_macro2::Literal::i128_unsuffixed(*n))
-            }
-            _ => None,
-        };
-        let by = match ty {
-            // A literal is an `i64` as written (`1 as i64` is a clippy finding).
-            _ if literal.is_some() => quote!(#literal),
-            Type::I64 | Type::Money => v.clone(),
-            Type::I32 | Type::U32 => quote!(i64::from(#v)),
-            _ => quote!(#operand as i64),
-        };
-        let minus_by = match ty {
-            _ if literal.is_some() => quote!(-#literal),
-            Type::I64 | Type::Money => quote!(-#operand),
-            _ => quote!(-#by),
-        };
-        ops.push(match c.op {
-            ChangeOp::Set => quote!(read_model::UpdateOp::set(#f, &#operand)),
-            ChangeOp::Increment => quote!(read_model::UpdateOp::increment(#f, #by)),
-            ChangeOp::Decrement => {
-                quote!(read_model::UpdateOp::increment(#f, #minus_by))
-            }
-            ChangeOp::Add => quote!(read_model::UpdateOp::push(#f, &#operand)),
-            ChangeOp::Remove => quote!(read_model::UpdateOp::pull(#f, &#operand)),
-        });
-    }
-    let upsert = p.creates;
-    quote! {
-        updates.push(read_model::DocumentUpdate::for_event(#coll, envelope, #key_string, #upsert, ::std::vec::Vec::from([#(#ops),*])));
     }
 }
 

@@ -6,9 +6,11 @@ pub mod contracts;
 pub mod hooks;
 pub mod names;
 pub mod processes;
+pub mod read_models;
 pub mod rust_expr;
 pub mod rust_type;
 pub mod saga;
+pub mod value_types;
 
 use super::{EmitError, Output};
 use crate::model::{Context, Model};
@@ -310,7 +312,7 @@ fn read_models_crate(
     out.add(format!("{dir}/src/lib.rs"), render(&lib)?);
     out.add(
         format!("{dir}/src/read_models.rs"),
-        RustFile::new(contracts::read_models(model, ctx)).render(source)?,
+        RustFile::new(read_models::module(model, ctx)).render(source)?,
     );
     Ok(())
 }

@@ -105,7 +105,10 @@ pub fn wiring(model: &Model, ctx: &Context, process: Process) -> TokenStream {
             let (import, store) = if handlers.is_empty() {
                 (quote!(CommandDispatcher), quote!(_store))
             } else {
-                (quote!({AggregateCommandHandler, CommandDispatcher}), quote!(store))
+                (
+                    quote!({AggregateCommandHandler, CommandDispatcher}),
+                    quote!(store),
+                )
             };
             quote! {
                 //! Wiring of the CommandHandler: consume commands, decide, save state and outbox atomically, relay events.

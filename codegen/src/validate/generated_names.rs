@@ -102,6 +102,14 @@ impl Validator<'_> {
                     continue;
                 }
             }
+            if kind == "command" && PATH_KEYWORDS.contains(&n.to_snake_case().as_str()) {
+                let msg = format!(
+                    "command `{n}` would be decided by the function `{}`, a Rust path keyword",
+                    n.to_snake_case()
+                );
+                self.error_at(file, name, Pos::default(), msg);
+                continue;
+            }
             let key = folded(n);
             match seen.get(&key) {
                 // Exact duplicates are reported with the namespace.

@@ -67,7 +67,7 @@ impl Gen<'_> {
             .find(|f| f.path == format!("catalog/{}.yaml", ctx.name))
             .expect("context file");
         let mut doc: Value = serde_saphyr::from_str(&file.text).expect("own json");
-        let what = match self.rng.below(6) {
+        let what = match self.rng.below(7) {
             0 => {
                 // An event named like the aggregate's generated command enum.
                 let name = format!("{}Command", agg.name);
@@ -128,6 +128,12 @@ impl Gen<'_> {
                     json!({ "aggregate": agg.name, "creates": true, "emits": ["PlantedHappened"] });
                 doc["events"]["PlantedHappened"] = json!({});
                 "commands `HTTPCall` and `HttpCall`".to_owned()
+            }
+            6 => {
+                // A command whose decide function would be a path keyword.
+                doc["commands"]["Super"] = json!({ "aggregate": agg.name, "creates": true, "emits": ["PlantedHappened"] });
+                doc["events"]["PlantedHappened"] = json!({});
+                "a command named `Super`".to_owned()
             }
             _ => {
                 // Statuses that are one Rust variant.

@@ -131,7 +131,8 @@ impl Gen<'_> {
             }
             6 => {
                 // A command whose decide function would be a path keyword.
-                doc["commands"]["Super"] = json!({ "aggregate": agg.name, "creates": true, "emits": ["PlantedHappened"] });
+                doc["commands"]["Super"] =
+                    json!({ "aggregate": agg.name, "creates": true, "emits": ["PlantedHappened"] });
                 doc["events"]["PlantedHappened"] = json!({});
                 "a command named `Super`".to_owned()
             }

@@ -205,7 +205,9 @@ fn aggregate_root(
     let arms = commands.iter().map(|c| {
         let v = ident(&c.name);
         let f = decide_fn(&c.name);
-        quote!(#cmd_enum::#v(cmd) => #f(hooks, state, ctx, cmd))
+        // `self::`: a command named `Command`, `Hooks` or `State` is decided by a function
+        // named like a parameter of `decide`.
+        quote!(#cmd_enum::#v(cmd) => self::#f(hooks, state, ctx, cmd))
     });
     let decide_fns = commands
         .iter()

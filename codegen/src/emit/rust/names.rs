@@ -173,3 +173,20 @@ pub fn saga_port(model: &Model, saga: &Saga) -> u16 {
     )
     .unwrap_or(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keywords_become_raw_identifiers_except_path_keywords() {
+        assert_eq!(ident("type").to_string(), "r#type");
+        assert_eq!(ident("gen").to_string(), "r#gen");
+        assert_eq!(ident("union").to_string(), "union");
+        assert_eq!(ident("order_id").to_string(), "order_id");
+        assert_eq!(ident_text("match"), "r#match");
+        assert_eq!(aggregate_module_name("Type"), "type");
+        assert_eq!(aggregate_module("Type").to_string(), "r#type");
+        assert!(PATH_KEYWORDS.iter().all(|k| is_rust_keyword(k) || *k == "_"));
+    }
+}

@@ -354,15 +354,19 @@ impl runtime::AggregateRoot for Product {
     ) -> runtime::Decision<Self::Event> {
         match command {
             ProductCommand::RegisterProduct(cmd) => {
-                register_product(hooks, state, ctx, cmd)
+                self::register_product(hooks, state, ctx, cmd)
             }
             ProductCommand::RestockProduct(cmd) => {
-                restock_product(hooks, state, ctx, cmd)
+                self::restock_product(hooks, state, ctx, cmd)
             }
-            ProductCommand::ReserveStock(cmd) => reserve_stock(hooks, state, ctx, cmd),
-            ProductCommand::ReleaseStock(cmd) => release_stock(hooks, state, ctx, cmd),
+            ProductCommand::ReserveStock(cmd) => {
+                self::reserve_stock(hooks, state, ctx, cmd)
+            }
+            ProductCommand::ReleaseStock(cmd) => {
+                self::release_stock(hooks, state, ctx, cmd)
+            }
             ProductCommand::DiscontinueProduct(cmd) => {
-                discontinue_product(hooks, state, ctx, cmd)
+                self::discontinue_product(hooks, state, ctx, cmd)
             }
         }
     }

@@ -228,9 +228,11 @@ impl runtime::AggregateRoot for Order {
         command: &Self::Command,
     ) -> runtime::Decision<Self::Event> {
         match command {
-            OrderCommand::PlaceOrder(cmd) => place_order(hooks, state, ctx, cmd),
-            OrderCommand::ConfirmOrder(cmd) => confirm_order(hooks, state, ctx, cmd),
-            OrderCommand::CancelOrder(cmd) => cancel_order(hooks, state, ctx, cmd),
+            OrderCommand::PlaceOrder(cmd) => self::place_order(hooks, state, ctx, cmd),
+            OrderCommand::ConfirmOrder(cmd) => {
+                self::confirm_order(hooks, state, ctx, cmd)
+            }
+            OrderCommand::CancelOrder(cmd) => self::cancel_order(hooks, state, ctx, cmd),
         }
     }
     fn apply(

@@ -189,8 +189,12 @@ impl runtime::AggregateRoot for Payment {
         command: &Self::Command,
     ) -> runtime::Decision<Self::Event> {
         match command {
-            PaymentCommand::ChargePayment(cmd) => charge_payment(hooks, state, ctx, cmd),
-            PaymentCommand::RefundPayment(cmd) => refund_payment(hooks, state, ctx, cmd),
+            PaymentCommand::ChargePayment(cmd) => {
+                self::charge_payment(hooks, state, ctx, cmd)
+            }
+            PaymentCommand::RefundPayment(cmd) => {
+                self::refund_payment(hooks, state, ctx, cmd)
+            }
         }
     }
     fn apply(

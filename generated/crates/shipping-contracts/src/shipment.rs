@@ -176,10 +176,10 @@ impl runtime::AggregateRoot for Shipment {
     ) -> runtime::Decision<Self::Event> {
         match command {
             ShipmentCommand::ScheduleShipment(cmd) => {
-                schedule_shipment(hooks, state, ctx, cmd)
+                self::schedule_shipment(hooks, state, ctx, cmd)
             }
             ShipmentCommand::CancelShipment(cmd) => {
-                cancel_shipment(hooks, state, ctx, cmd)
+                self::cancel_shipment(hooks, state, ctx, cmd)
             }
         }
     }

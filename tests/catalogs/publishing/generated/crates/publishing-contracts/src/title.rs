@@ -287,10 +287,10 @@ impl runtime::AggregateRoot for Title {
         command: &Self::Command,
     ) -> runtime::Decision<Self::Event> {
         match command {
-            TitleCommand::DraftTitle(cmd) => draft_title(hooks, state, ctx, cmd),
-            TitleCommand::AddEdition(cmd) => add_edition(hooks, state, ctx, cmd),
-            TitleCommand::Publish(cmd) => publish(hooks, state, ctx, cmd),
-            TitleCommand::Withdraw(cmd) => withdraw(hooks, state, ctx, cmd),
+            TitleCommand::DraftTitle(cmd) => self::draft_title(hooks, state, ctx, cmd),
+            TitleCommand::AddEdition(cmd) => self::add_edition(hooks, state, ctx, cmd),
+            TitleCommand::Publish(cmd) => self::publish(hooks, state, ctx, cmd),
+            TitleCommand::Withdraw(cmd) => self::withdraw(hooks, state, ctx, cmd),
         }
     }
     fn apply(

@@ -297,10 +297,12 @@ impl runtime::AggregateRoot for Account {
         command: &Self::Command,
     ) -> runtime::Decision<Self::Event> {
         match command {
-            AccountCommand::OpenAccount(cmd) => open_account(hooks, state, ctx, cmd),
-            AccountCommand::Deposit(cmd) => deposit(hooks, state, ctx, cmd),
-            AccountCommand::Withdraw(cmd) => withdraw(hooks, state, ctx, cmd),
-            AccountCommand::Freeze(cmd) => freeze(hooks, state, ctx, cmd),
+            AccountCommand::OpenAccount(cmd) => {
+                self::open_account(hooks, state, ctx, cmd)
+            }
+            AccountCommand::Deposit(cmd) => self::deposit(hooks, state, ctx, cmd),
+            AccountCommand::Withdraw(cmd) => self::withdraw(hooks, state, ctx, cmd),
+            AccountCommand::Freeze(cmd) => self::freeze(hooks, state, ctx, cmd),
         }
     }
     fn apply(

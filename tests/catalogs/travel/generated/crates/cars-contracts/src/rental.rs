@@ -167,8 +167,8 @@ impl runtime::AggregateRoot for Rental {
         command: &Self::Command,
     ) -> runtime::Decision<Self::Event> {
         match command {
-            RentalCommand::RentCar(cmd) => rent_car(hooks, state, ctx, cmd),
-            RentalCommand::ReturnCar(cmd) => return_car(hooks, state, ctx, cmd),
+            RentalCommand::RentCar(cmd) => self::rent_car(hooks, state, ctx, cmd),
+            RentalCommand::ReturnCar(cmd) => self::return_car(hooks, state, ctx, cmd),
         }
     }
     fn apply(

@@ -201,9 +201,9 @@ impl runtime::AggregateRoot for Trip {
         command: &Self::Command,
     ) -> runtime::Decision<Self::Event> {
         match command {
-            TripCommand::RequestTrip(cmd) => request_trip(hooks, state, ctx, cmd),
-            TripCommand::ConfirmTrip(cmd) => confirm_trip(hooks, state, ctx, cmd),
-            TripCommand::AbandonTrip(cmd) => abandon_trip(hooks, state, ctx, cmd),
+            TripCommand::RequestTrip(cmd) => self::request_trip(hooks, state, ctx, cmd),
+            TripCommand::ConfirmTrip(cmd) => self::confirm_trip(hooks, state, ctx, cmd),
+            TripCommand::AbandonTrip(cmd) => self::abandon_trip(hooks, state, ctx, cmd),
         }
     }
     fn apply(

@@ -178,8 +178,10 @@ impl runtime::AggregateRoot for Booking {
         command: &Self::Command,
     ) -> runtime::Decision<Self::Event> {
         match command {
-            BookingCommand::BookFlight(cmd) => book_flight(hooks, state, ctx, cmd),
-            BookingCommand::CancelFlight(cmd) => cancel_flight(hooks, state, ctx, cmd),
+            BookingCommand::BookFlight(cmd) => self::book_flight(hooks, state, ctx, cmd),
+            BookingCommand::CancelFlight(cmd) => {
+                self::cancel_flight(hooks, state, ctx, cmd)
+            }
         }
     }
     fn apply(

@@ -169,8 +169,12 @@ impl runtime::AggregateRoot for Reservation {
         command: &Self::Command,
     ) -> runtime::Decision<Self::Event> {
         match command {
-            ReservationCommand::ReserveRoom(cmd) => reserve_room(hooks, state, ctx, cmd),
-            ReservationCommand::CancelRoom(cmd) => cancel_room(hooks, state, ctx, cmd),
+            ReservationCommand::ReserveRoom(cmd) => {
+                self::reserve_room(hooks, state, ctx, cmd)
+            }
+            ReservationCommand::CancelRoom(cmd) => {
+                self::cancel_room(hooks, state, ctx, cmd)
+            }
         }
     }
     fn apply(

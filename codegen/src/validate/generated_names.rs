@@ -3,10 +3,11 @@
 //!
 //! Most catalog names are kept free by the emitters (standard types are written with full
 //! paths, keywords become raw identifiers, value types are referred to through their module).
-//! What is left is reported here: names that only differ in letter case or `_` (one Rust
-//! module, function or file for two names), enum variants that become one Rust variant,
-//! derived enum names (`<Aggregate>Command`, `<Aggregate>Event`), and modules a contracts
-//! crate already has.
+//! What is left is reported here: names that only differ in letter case (one Rust module,
+//! function or file for two names), enum variants that become one Rust variant, derived enum
+//! names (`<Aggregate>Command`, `<Aggregate>Event`), aggregates whose module a contracts crate
+//! already has (`types`, `hooks`, `lib`, `main`), and aggregates or commands whose module or
+//! decide function would be a path keyword (`crate`, `super`, `self`).
 
 use super::Validator;
 use crate::emit::rust::names::{CONTRACTS_MODULES, PATH_KEYWORDS, aggregate_module_name};

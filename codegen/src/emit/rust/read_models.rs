@@ -196,7 +196,9 @@ fn projection_update(
         let minus_by = match ty {
             _ if literal.is_some() => quote!(-#literal),
             Type::I64 | Type::Money => quote!(-#operand),
-            _ => quote!(-#by),
+            Type::I32 | Type::U32 => quote!(-#by),
+            // `-x as i64` negates the unsigned `x`.
+            _ => quote!(-(#by)),
         };
         ops.push(match c.op {
             ChangeOp::Set => quote!(read_model::UpdateOp::set(#f, &#operand)),

@@ -8,5 +8,5 @@
 pub mod {{ m }};
 {%- endfor %}
 {% for m in reexports %}
-pub use {{ m }}::*;
+pub use self::{{ m }}::*;
 {%- endfor %}

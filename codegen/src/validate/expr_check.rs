@@ -8,7 +8,7 @@
 
 use crate::model::expr::{BinOp, Expr, ExprKind, Literal, Method, Root, UnOp};
 use crate::model::{Type, TypeName};
-use heck::{ToSnakeCase, ToUpperCamelCase};
+use heck::ToUpperCamelCase;
 use proc_macro2::Span;
 use syn::spanned::Spanned;
 
@@ -282,8 +282,12 @@ impl Checker<'_, '_> {
             return Err(error_at(ty.span(), format!("unknown enum type `{name}`")));
         };
         let written = variant.to_string();
-        let snake = written.to_snake_case();
-        if written != snake.to_upper_camel_case() || !variants.contains(&snake) {
+        // The catalog variant whose Rust name is the one written (`a_b_c` is `ABC`).
+        let Some(snake) = variants
+            .iter()
+            .find(|v| v.to_upper_camel_case() == written)
+            .cloned()
+        else {
             return Err(error_at(
                 variant.span(),
                 format!(
@@ -295,7 +299,7 @@ impl Checker<'_, '_> {
                         .join(", ")
                 ),
             ));
-        }
+        };
         Ok(Expr {
             ty: Type::Enum(name.clone()),
             kind: ExprKind::Variant {

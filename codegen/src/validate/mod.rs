@@ -2,11 +2,13 @@
 //!
 //! Every problem is collected (never only the first), each positioned at the YAML value it is
 //! about. The passes: context names, symbol tables, value types, aggregates and events,
-//! commands, event state changes, read models, sagas, topology.
+//! commands, event state changes, read models, names that would collide in generated code,
+//! sagas, topology.
 
 mod context;
 pub mod expr_check;
 pub mod expr_limits;
+mod generated_names;
 pub mod names;
 mod read_model;
 mod saga;
@@ -70,6 +72,7 @@ pub fn validate(
         sagas_unparsed,
     };
     let contexts = v.contexts(&parsed.contexts);
+    v.generated_names(&parsed.contexts, parsed.sagas.as_ref());
     let sagas = match &parsed.sagas {
         Some((file, s)) => v.sagas(*file, s, &contexts),
         None => Vec::new(),

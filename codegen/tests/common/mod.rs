@@ -44,3 +44,5 @@ pub fn write_catalog(name: &str, files: &[SourceFile]) -> PathBuf {
     }
     dir
 }
+
+pub mod random_catalog;

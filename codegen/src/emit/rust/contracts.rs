@@ -1,16 +1,18 @@
-//! The contracts crate of a context: value types, aggregate state, commands, events, rules
-//! compiled to Rust, read-model projections and the hooks trait.
+//! The contracts crate of a context: aggregate state, commands, events, the rules compiled to
+//! Rust and the hooks trait (value types are in [`super::value_types`], read models in
+//! [`super::read_models`]).
 
 use super::names::{
-    aggregate_module, collection, command_enum, decide_fn, event_enum, hooks_trait, ident, variant,
+    aggregate_module, aggregate_module_name, command_enum, decide_fn, event_enum, hooks_trait,
+    ident, variant,
 };
 use super::rust_expr::{ExprSite, Meta};
 use super::rust_type::Site;
+use super::value_types::{struct_fields, validate_impl};
 use super::{RustFile, doc};
 use crate::model::expr::Root;
 use crate::model::{
-    Aggregate, ChangeOp, Command, Context, Emit, Event, Field, IdType, Model, ReadModel, RuleCheck,
-    SourceExpr, Type, ValueKind, ValueType,
+    Aggregate, ChangeOp, Command, Context, Emit, Event, IdType, RuleCheck, SourceExpr,
 };
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -20,10 +22,13 @@ pub fn modules(ctx: &Context) -> Vec<(String, RustFile)> {
     let site = Site {
         context: Some(&ctx.name),
     };
-    let mut out = vec![("types.rs".to_owned(), RustFile::new(types(ctx, site)))];
+    let mut out = vec![(
+        "types.rs".to_owned(),
+        RustFile::new(super::value_types::module(ctx, site)),
+    )];
     for agg in &ctx.aggregates {
         out.push((
-            format!("{}.rs", aggregate_module(&agg.name)),
+            format!("{}.rs", aggregate_module_name(&agg.name)),
             RustFile::new(aggregate(ctx, agg, site)),
         ));
     }
@@ -33,150 +38,8 @@ pub fn modules(ctx: &Context) -> Vec<(String, RustFile)> {
     out
 }
 
-fn derive_struct() -> TokenStream {
+pub(super) fn derive_struct() -> TokenStream {
     quote!(#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)])
-}
-
-fn types(ctx: &Context, site: Site<'_>) -> TokenStream {
-    let items = ctx.types.iter().map(|t| value_type(t, site));
-    quote! {
-        //! Value types of the context (records and enums, aggregate statuses included).
-        #(#items)*
-    }
-}
-
-fn value_type(t: &ValueType, site: Site<'_>) -> TokenStream {
-    let name = ident(&t.name);
-    let docs = doc(t.description.as_deref().unwrap_or("A value type."));
-    match &t.kind {
-        ValueKind::Enum(variants) => {
-            let vs = variants.iter().enumerate().map(|(i, v)| {
-                let id = variant(v);
-                let d = doc(&format!("`{v}`"));
-                if i == 0 {
-                    quote!(#d #[default] #id)
-                } else {
-                    quote!(#d #id)
-                }
-            });
-            quote! {
-                #docs
-                #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
-                #[serde(rename_all = "snake_case")]
-                pub enum #name { #(#vs,)* }
-            }
-        }
-        ValueKind::Record(fields) => {
-            let derive = derive_struct();
-            let body = struct_fields(fields, site);
-            let validate = validate_impl(&name, fields);
-            quote! {
-                #docs
-                #derive
-                pub struct #name { #body }
-                #validate
-            }
-        }
-    }
-}
-
-/// Struct fields with their doc comments and serde attributes.
-fn struct_fields(fields: &[Field], site: Site<'_>) -> TokenStream {
-    let fs = fields.iter().map(|f| {
-        let name = ident(&f.name);
-        let ty = site.rust_type(&f.ty);
-        let d = doc(f.description.as_deref().unwrap_or(&format!("`{}`", f.name)));
-        let default = matches!(f.ty, Type::Optional(_)).then(|| quote!(#[serde(default)]));
-        quote!(#d #default pub #name: #ty)
-    });
-    quote!(#(#fs,)*)
-}
-
-/// `ValidateAt` for a DTO or record: one check per constraint, nested records included.
-fn validate_impl(name: &proc_macro2::Ident, fields: &[Field]) -> TokenStream {
-    let checks: Vec<TokenStream> = fields.iter().filter_map(field_checks).collect();
-    let (at, v) = if checks.is_empty() {
-        (quote!(_at), quote!(_v))
-    } else {
-        (quote!(at), quote!(v))
-    };
-    quote! {
-        impl runtime::validation::ValidateAt for #name {
-            fn validate_at(&self, #at: &str, #v: &mut runtime::validation::Violations) {
-                #(#checks)*
-            }
-        }
-    }
-}
-
-fn contains_record(ty: &Type) -> bool {
-    match ty {
-        Type::Record(_) => true,
-        Type::List(t) | Type::Optional(t) => contains_record(t),
-        _ => false,
-    }
-}
-
-fn field_checks(f: &Field) -> Option<TokenStream> {
-    let name = ident(&f.name);
-    let pointer = format!("{{at}}/{}", f.name);
-    let (base, optional) = match &f.ty {
-        Type::Optional(inner) => (&**inner, true),
-        t => (t, false),
-    };
-    // How the value is read: as a receiver, as a reference argument, as a copied number.
-    let (place, reference, copied) = if optional {
-        (quote!(value), quote!(value), quote!(*value))
-    } else {
-        (quote!(self.#name), quote!(&self.#name), quote!(self.#name))
-    };
-    let c = &f.constraints;
-    let mut checks = Vec::new();
-    let opt = |v: Option<i64>| match v {
-        Some(v) => {
-            let v = proc_macro2::Literal::i64_unsuffixed(v);
-            quote!(Some(#v))
-        }
-        None => quote!(None),
-    };
-    let optu = |v: Option<u64>| match v {
-        Some(v) => {
-            let v = proc_macro2::Literal::u64_unsuffixed(v);
-            quote!(Some(#v))
-        }
-        None => quote!(None),
-    };
-    if c.min.is_some() || c.max.is_some() {
-        let (min, max) = (opt(c.min), opt(c.max));
-        checks.push(quote!(v.range(&format!(#pointer), i128::from(#copied), #min, #max);));
-    }
-    if c.min_length.is_some() || c.max_length.is_some() {
-        let len = if *base == Type::String {
-            quote!(#place.chars().count())
-        } else {
-            quote!(#place.len())
-        };
-        let (min, max) = (optu(c.min_length), optu(c.max_length));
-        checks.push(quote!(v.length(&format!(#pointer), #len, #min, #max);));
-    }
-    if let Some(p) = &c.pattern {
-        checks.push(quote!(v.pattern(&format!(#pointer), #reference, #p);));
-    }
-    if !c.one_of.is_empty() {
-        let allowed = &c.one_of;
-        checks.push(quote!(v.one_of(&format!(#pointer), #reference, &[#(#allowed),*]);));
-    }
-    if contains_record(base) {
-        checks.push(quote!(v.nested(&format!(#pointer), #reference);));
-    }
-    if checks.is_empty() {
-        return None;
-    }
-    Some(if optional {
-        quote!(if let Some(value) = &self.#name { #(#checks)* })
-    } else {
-        quote!(#(#checks)*)
-    })
 }
 
 fn aggregate(ctx: &Context, agg: &Aggregate, site: Site<'_>) -> TokenStream {
@@ -210,7 +73,7 @@ fn aggregate(ctx: &Context, agg: &Aggregate, site: Site<'_>) -> TokenStream {
     quote! {
         //! The aggregate, its commands, its events, and the rules that turn one into the other.
 
-        use crate::types::*;
+        use crate::types::#status_ty;
 
         #docs
         #state_doc
@@ -289,7 +152,7 @@ fn event_struct(ctx: &Context, e: &Event, site: Site<'_>) -> TokenStream {
 }
 
 /// The roots an expression list reads.
-fn roots<'a>(exprs: impl IntoIterator<Item = &'a SourceExpr>) -> Vec<Root> {
+pub(super) fn roots<'a>(exprs: impl IntoIterator<Item = &'a SourceExpr>) -> Vec<Root> {
     let mut out = Vec::new();
     for e in exprs {
         e.expr.roots(&mut out);
@@ -297,7 +160,10 @@ fn roots<'a>(exprs: impl IntoIterator<Item = &'a SourceExpr>) -> Vec<Root> {
     out
 }
 
-fn reads_meta_field<'a>(exprs: impl IntoIterator<Item = &'a SourceExpr>, field: &str) -> bool {
+pub(super) fn reads_meta_field<'a>(
+    exprs: impl IntoIterator<Item = &'a SourceExpr>,
+    field: &str,
+) -> bool {
     fn walk(e: &crate::model::Expr, field: &str) -> bool {
         use crate::model::ExprKind as K;
         match &e.kind {
@@ -332,14 +198,16 @@ fn aggregate_root(
     let has_hooks = ctx.hooks().any(|(c, _, _)| c.aggregate == agg.name);
     let hooks_ty = if has_hooks {
         let t = hooks_trait(&ctx.name);
-        quote!(std::sync::Arc<dyn crate::hooks::#t>)
+        quote!(::std::sync::Arc<dyn crate::hooks::#t>)
     } else {
         quote!(())
     };
     let arms = commands.iter().map(|c| {
         let v = ident(&c.name);
         let f = decide_fn(&c.name);
-        quote!(#cmd_enum::#v(cmd) => #f(hooks, state, ctx, cmd))
+        // `self::`: a command named `Command`, `Hooks` or `State` is decided by a function
+        // named like a parameter of `decide`.
+        quote!(#cmd_enum::#v(cmd) => self::#f(hooks, state, ctx, cmd))
     });
     let decide_fns = commands
         .iter()
@@ -350,6 +218,14 @@ fn aggregate_root(
     let id_init = match agg.id {
         IdType::String => quote!(ctx.aggregate_id.clone()),
         _ => quote!(ctx.aggregate_id.parse().unwrap_or_default()),
+    };
+    let mutates = events
+        .iter()
+        .any(|e| !e.changes.is_empty() || e.status.is_some());
+    let state_binding = if mutates {
+        quote!(mut state)
+    } else {
+        quote!(state)
     };
     let cmd_doc = doc(&format!("Every command of `{agg_type}`."));
     let ev_doc = doc(&format!("Every event of `{agg_type}`."));
@@ -371,15 +247,15 @@ fn aggregate_root(
 
             fn decide(
                 hooks: &Self::Hooks,
-                state: Option<&Self>,
+                state: ::std::option::Option<&Self>,
                 ctx: &runtime::CommandContext,
                 command: &Self::Command,
             ) -> runtime::Decision<Self::Event> {
                 match command { #(#arms,)* }
             }
 
-            fn apply(state: Option<Self>, ctx: &runtime::CommandContext, event: &Self::Event) -> Self {
-                let mut state = state.unwrap_or_else(|| #name {
+            fn apply(state: ::std::option::Option<Self>, ctx: &runtime::CommandContext, event: &Self::Event) -> Self {
+                let #state_binding = state.unwrap_or_else(|| #name {
                     id: #id_init,
                     status: #status_ty::#status0,
                     ..#name::default()
@@ -393,12 +269,13 @@ fn aggregate_root(
     }
 }
 
-/// `Vec::new()` or `Vec::from([..])` (prettyplease formats calls, not `vec!`).
+/// `Vec::new()` or `Vec::from([..])` (prettyplease formats calls, not `vec!`), with the full
+/// path: a catalog may name a type `Vec`.
 pub(super) fn vec_of(items: Vec<TokenStream>) -> TokenStream {
     if items.is_empty() {
-        quote!(Vec::new())
+        quote!(::std::vec::Vec::new())
     } else {
-        quote!(Vec::from([#(#items),*]))
+        quote!(::std::vec::Vec::from([#(#items),*]))
     }
 }
 
@@ -522,7 +399,10 @@ fn decide(
                 } else {
                     quote!(Some(state))
                 };
-                quote!(hooks.#m(#state_arg, cmd, ctx))
+                // Called through the trait: a hook may be named like a method of `Arc`
+                // (`clone`, `as_ref`, `into`).
+                let t = hooks_trait(&ctx.name);
+                quote!(crate::hooks::#t::#m(&**hooks, #state_arg, cmd, ctx))
             }
         };
         let events = vec_of(r.reject.iter().map(|e| emit_event(agg, e, es)).collect());
@@ -552,7 +432,7 @@ fn decide(
         #d
         fn #f(
             #hooks: &#hooks_ty,
-            state: Option<&#name>,
+            state: ::std::option::Option<&#name>,
             ctx: &runtime::CommandContext,
             #cmd: &#cmd_ty,
         ) -> runtime::Decision<#ev_enum> {
@@ -612,185 +492,6 @@ fn apply_arm(agg: &Aggregate, e: &Event, site: Site<'_>) -> TokenStream {
             #(#changes)*
             #status
         }
-    }
-}
-
-/// The read-model module of a context's read-models crate (its own crate, because read models
-/// use events and types of other contexts, whose contracts may use this context's types).
-pub fn read_models(model: &Model, ctx: &Context) -> TokenStream {
-    let site = Site { context: None };
-    let docs_structs = ctx.read_models.iter().map(|rm| {
-        let name = ident(&rm.name);
-        let d = doc(rm.description.as_deref().unwrap_or("A read model."));
-        let derive = derive_struct();
-        let fields = struct_fields(&rm.fields, site);
-        let coll = collection(&rm.name);
-        let cdoc = doc(&format!("Collection of `{}` documents.", rm.name));
-        let cname = ident(&format!(
-            "{}_COLLECTION",
-            heck::ToShoutySnakeCase::to_shouty_snake_case(rm.name.as_str())
-        ));
-        quote! {
-            #d
-            #derive
-            pub struct #name { #fields }
-            #cdoc
-            pub const #cname: &str = #coll;
-        }
-    });
-    // Group projections by event, in the order events first appear.
-    let mut events: Vec<&crate::model::MessageName> = Vec::new();
-    for rm in &ctx.read_models {
-        for p in &rm.projections {
-            if !events.contains(&&p.event) {
-                events.push(&p.event);
-            }
-        }
-    }
-    let arms = events.iter().map(|en| {
-        let event = model.event(en).expect("validated event");
-        let owner = model
-            .context(&en.context)
-            .and_then(|c| c.aggregate(&event.aggregate));
-        let k = super::names::contracts_crate(&en.context);
-        let e = ident(&event.name);
-        let ev_ty = quote!(#k::#e);
-        let ty = en.to_string();
-        let es = ExprSite {
-            site,
-            meta: Meta::Envelope,
-        };
-        let mut all_exprs: Vec<&SourceExpr> = Vec::new();
-        let mut updates = Vec::new();
-        for rm in &ctx.read_models {
-            for p in rm.projections.iter().filter(|p| &p.event == *en) {
-                all_exprs.push(&p.key);
-                all_exprs.extend(p.changes.iter().map(|c| &c.value));
-                updates.push(projection_update(rm, p, es));
-            }
-        }
-        let used = roots(all_exprs.iter().copied());
-        let needs_id = reads_meta_field(all_exprs.iter().copied(), "aggregate_id");
-        let decode = if used.contains(&Root::Event) {
-            quote!(let event: #ev_ty = runtime::message::decode_payload(envelope)?;)
-        } else {
-            quote!()
-        };
-        let id = match (needs_id, owner) {
-            (true, Some(a)) => {
-                let id_ty = site.rust_type(&a.id.ty());
-                quote!(let aggregate_id: #id_ty = runtime::message::aggregate_id(envelope)?;)
-            }
-            _ => quote!(),
-        };
-        quote! {
-            #ty => {
-                #decode
-                #id
-                #(#updates)*
-            }
-        }
-    });
-    let indexes = vec_of(ctx.read_models.iter().flat_map(|rm| {
-        let coll = collection(&rm.name);
-        let mut fields: Vec<String> = Vec::new();
-        if let Some(q) = &rm.query {
-            for (f, _) in &q.filters {
-                if !fields.contains(f) {
-                    fields.push(f.clone());
-                }
-            }
-            for f in &q.sort {
-                if !fields.contains(f) {
-                    fields.push(f.clone());
-                }
-            }
-        }
-        fields.into_iter().map(move |f| {
-            let c = coll.clone();
-            quote!((#c, runtime::read_model::IndexSpec { fields: vec![(String::from(#f), false)], unique: false }))
-        })
-    }).collect());
-    let has_arms = !events.is_empty();
-    let body = if has_arms {
-        quote! {
-            let mut updates = Vec::new();
-            match envelope.meta.message_type.as_str() {
-                #(#arms)*
-                _ => {}
-            }
-            Ok(updates)
-        }
-    } else {
-        quote! {
-            let _ = envelope;
-            Ok(Vec::new())
-        }
-    };
-    quote! {
-        //! Read models of the context: their documents and how events change them.
-
-        #[allow(unused_imports)]
-        use runtime::read_model::{DocumentUpdate, UpdateOp};
-
-        #(#docs_structs)*
-
-        /// The document changes one event makes to the read models of this context (none for
-        /// an event they do not use).
-        pub fn project(
-            envelope: &runtime::RawEnvelope,
-        ) -> Result<Vec<runtime::read_model::DocumentUpdate>, runtime::message::DecodeError> {
-            #body
-        }
-
-        /// Indexes of the read-model collections (filterable and sortable fields).
-        pub fn indexes() -> Vec<(&'static str, runtime::read_model::IndexSpec)> {
-            #indexes
-        }
-    }
-}
-
-fn projection_update(
-    rm: &ReadModel,
-    p: &crate::model::Projection,
-    es: ExprSite<'_>,
-) -> TokenStream {
-    let coll = collection(&rm.name);
-    let key_field = rm.key_field();
-    let key_place = es.place(&p.key.expr);
-    let key_string = if key_field.ty == Type::String {
-        es.value(&p.key.expr)
-    } else {
-        quote!(#key_place.to_string())
-    };
-    let key_name = &rm.key;
-    let key_value = es.value(&p.key.expr);
-    let mut ops = vec![quote!(UpdateOp::set(#key_name, &#key_value))];
-    for c in &p.changes {
-        let f = &c.field;
-        let v = es.value(&c.value.expr);
-        let as_i64 = |v: TokenStream, ty: &Type| match ty {
-            Type::I64 | Type::Money => v,
-            Type::I32 | Type::U32 => quote!(i64::from(#v)),
-            _ => quote!(#v as i64),
-        };
-        ops.push(match c.op {
-            ChangeOp::Set => quote!(UpdateOp::set(#f, &#v)),
-            ChangeOp::Increment => {
-                let by = as_i64(v, &c.value.expr.ty);
-                quote!(UpdateOp::increment(#f, #by))
-            }
-            ChangeOp::Decrement => {
-                let by = as_i64(v, &c.value.expr.ty);
-                quote!(UpdateOp::increment(#f, -#by))
-            }
-            ChangeOp::Add => quote!(UpdateOp::push(#f, &#v)),
-            ChangeOp::Remove => quote!(UpdateOp::pull(#f, &#v)),
-        });
-    }
-    let upsert = p.creates;
-    quote! {
-        updates.push(DocumentUpdate::for_event(#coll, envelope, #key_string, #upsert, Vec::from([#(#ops),*])));
     }
 }
 

@@ -6,9 +6,11 @@ pub mod contracts;
 pub mod hooks;
 pub mod names;
 pub mod processes;
+pub mod read_models;
 pub mod rust_expr;
 pub mod rust_type;
 pub mod saga;
+pub mod value_types;
 
 use super::{EmitError, Output};
 use crate::model::{Context, Model};
@@ -248,7 +250,7 @@ fn contracts_crate(
     let modules = contracts::modules(ctx);
     let mut names: Vec<String> = modules
         .iter()
-        .map(|(p, _)| p.trim_end_matches(".rs").to_owned())
+        .map(|(p, _)| names::ident_text(p.trim_end_matches(".rs")))
         .collect();
     names.sort();
     let lib = LibRs {
@@ -313,7 +315,7 @@ fn read_models_crate(
     out.add(format!("{dir}/src/lib.rs"), render(&lib)?);
     out.add(
         format!("{dir}/src/read_models.rs"),
-        RustFile::new(contracts::read_models(model, ctx)).render(source)?,
+        RustFile::new(read_models::module(model, ctx)).render(source)?,
     );
     Ok(())
 }

@@ -4,9 +4,28 @@ use crate::model::{Model, Saga};
 use heck::{ToKebabCase, ToSnakeCase, ToUpperCamelCase};
 use proc_macro2::{Ident, Span};
 
-/// An identifier token.
+/// An identifier token; a Rust keyword becomes a raw identifier (`r#type`, `r#gen`), so that
+/// catalog names never need to avoid keywords of any edition.
 pub fn ident(name: &str) -> Ident {
-    Ident::new(name, Span::call_site())
+    if is_rust_keyword(name) && !PATH_KEYWORDS.contains(&name) {
+        Ident::new_raw(name, Span::call_site())
+    } else {
+        Ident::new(name, Span::call_site())
+    }
+}
+
+/// Keywords that cannot be raw identifiers: a name the generator derives must never be one
+/// (the validator rejects catalog names that would produce them).
+pub const PATH_KEYWORDS: [&str; 5] = ["self", "Self", "super", "crate", "_"];
+
+/// Whether `name` is a Rust keyword of edition 2024 (strict, reserved, or `gen`).
+pub fn is_rust_keyword(name: &str) -> bool {
+    crate::validate::names::is_keyword(name) || name == "gen"
+}
+
+/// The Rust spelling of an identifier (with `r#` when it is a keyword).
+pub fn ident_text(name: &str) -> String {
+    ident(name).to_string()
 }
 
 /// The PascalCase identifier of a snake_case name (enum variants).
@@ -51,8 +70,17 @@ pub fn hooks_package(context: &str) -> String {
 
 /// Module of an aggregate in its contracts crate.
 pub fn aggregate_module(aggregate: &str) -> Ident {
-    ident(&aggregate.to_snake_case())
+    ident(&aggregate_module_name(aggregate))
 }
+
+/// The file stem of an aggregate's module (`type` for the module `r#type`).
+pub fn aggregate_module_name(aggregate: &str) -> String {
+    aggregate.to_snake_case()
+}
+
+/// Module names an aggregate cannot take: the modules a contracts crate always has, and the
+/// file names of crate roots (`src/lib.rs`, `src/main.rs`).
+pub const CONTRACTS_MODULES: [&str; 4] = ["types", "hooks", "lib", "main"];
 
 /// Read-model collection name.
 pub fn collection(read_model: &str) -> String {
@@ -144,4 +172,21 @@ pub fn saga_port(model: &Model, saga: &Saga) -> u16 {
             .unwrap_or(0),
     )
     .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keywords_become_raw_identifiers_except_path_keywords() {
+        assert_eq!(ident("type").to_string(), "r#type");
+        assert_eq!(ident("gen").to_string(), "r#gen");
+        assert_eq!(ident("union").to_string(), "union");
+        assert_eq!(ident("order_id").to_string(), "order_id");
+        assert_eq!(ident_text("match"), "r#match");
+        assert_eq!(aggregate_module_name("Type"), "type");
+        assert_eq!(aggregate_module("Type").to_string(), "r#type");
+        assert!(PATH_KEYWORDS.iter().all(|k| is_rust_keyword(k) || *k == "_"));
+    }
 }

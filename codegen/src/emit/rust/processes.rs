@@ -108,11 +108,20 @@ pub fn wiring(model: &Model, ctx: &Context, process: Process) -> TokenStream {
                     quote!(())
                 };
                 quote!(.register(std::sync::Arc::new(AggregateCommandHandler::<#contracts::#agg_mod::#agg, _>::new(store.clone(), #hooks))))
-            });
+            }).collect::<Vec<_>>();
+            // A context without commands still runs its handler (it relays nothing).
+            let (import, store) = if handlers.is_empty() {
+                (quote!(CommandDispatcher), quote!(_store))
+            } else {
+                (
+                    quote!({AggregateCommandHandler, CommandDispatcher}),
+                    quote!(store),
+                )
+            };
             quote! {
                 //! Wiring of the CommandHandler: consume commands, decide, save state and outbox atomically, relay events.
 
-                use runtime::command_handler::{AggregateCommandHandler, CommandDispatcher};
+                use runtime::command_handler::#import;
                 use runtime::store::StateStore;
                 use runtime::process::{ProcessInfo, main_exit, run_command_handler, topology_from_json};
                 use std::process::ExitCode;
@@ -120,7 +129,7 @@ pub fn wiring(model: &Model, ctx: &Context, process: Process) -> TokenStream {
                 #info
 
                 /// One handler per aggregate of the context, over any state store.
-                pub fn handlers<S: StateStore + Clone + 'static>(store: S) -> CommandDispatcher {
+                pub fn handlers<S: StateStore + Clone + 'static>(#store: S) -> CommandDispatcher {
                     CommandDispatcher::new() #(#handlers)*
                 }
 

@@ -29,7 +29,7 @@ impl ExprSite<'_> {
     /// The expression as an owned value (non-`Copy` values are cloned).
     pub fn value(&self, e: &Expr) -> TokenStream {
         match &e.kind {
-            ExprKind::Lit(Literal::Str(s)) => quote!(String::from(#s)),
+            ExprKind::Lit(Literal::Str(s)) => quote!(::std::string::String::from(#s)),
             ExprKind::Path { .. } if !is_copy(&e.ty) => {
                 let p = self.place(e);
                 quote!(#p.clone())
@@ -84,14 +84,16 @@ impl ExprSite<'_> {
     }
 
     /// An operand, parenthesized when it is itself an operation.
-    fn operand(&self, e: &Expr) -> TokenStream {
+    pub fn operand(&self, e: &Expr) -> TokenStream {
         let inner = self.place(e);
-        match e.kind {
-            ExprKind::Binary { .. } | ExprKind::Cast { .. } | ExprKind::Unary { .. } => {
-                quote!((#inner))
-            }
-            _ => inner,
-        }
+        parenthesized(e, inner)
+    }
+
+    /// [`Self::value`] as an operand (of `&`, `-`, `as`, a method call), parenthesized when
+    /// it is itself an operation.
+    pub fn value_operand(&self, e: &Expr) -> TokenStream {
+        let inner = self.value(e);
+        parenthesized(e, inner)
     }
 
     fn path(&self, root: Root, fields: &[String]) -> TokenStream {
@@ -173,5 +175,15 @@ impl ExprSite<'_> {
                 }
             }
         }
+    }
+}
+
+/// `code` in parentheses when the expression is an operation.
+fn parenthesized(e: &Expr, code: TokenStream) -> TokenStream {
+    match e.kind {
+        ExprKind::Binary { .. } | ExprKind::Cast { .. } | ExprKind::Unary { .. } => {
+            quote!((#code))
+        }
+        _ => code,
     }
 }

@@ -24,10 +24,11 @@ impl Site<'_> {
         }
     }
 
-    /// The Rust type of a model type.
+    /// The Rust type of a model type. Standard types are written with their full paths:
+    /// a catalog may name its own types `String`, `Vec` or `Option`.
     pub fn rust_type(&self, ty: &Type) -> TokenStream {
         match ty {
-            Type::String => quote!(String),
+            Type::String => quote!(::std::string::String),
             Type::Bool => quote!(bool),
             Type::I32 => quote!(i32),
             Type::I64 | Type::Money => quote!(i64),
@@ -39,11 +40,11 @@ impl Site<'_> {
             Type::Date => quote!(runtime::chrono::NaiveDate),
             Type::List(t) => {
                 let t = self.rust_type(t);
-                quote!(Vec<#t>)
+                quote!(::std::vec::Vec<#t>)
             }
             Type::Optional(t) => {
                 let t = self.rust_type(t);
-                quote!(Option<#t>)
+                quote!(::std::option::Option<#t>)
             }
             Type::Record(n) | Type::Enum(n) => self.type_path(n),
         }

@@ -167,7 +167,7 @@ fn key_string(env: ExprSite<'_>, e: &SourceExpr) -> TokenStream {
     if e.expr.ty == Type::String {
         env.value(&e.expr)
     } else {
-        let p = env.place(&e.expr);
+        let p = env.operand(&e.expr);
         quote!(#p.to_string())
     }
 }

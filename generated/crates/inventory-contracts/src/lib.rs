@@ -8,5 +8,5 @@ pub mod product;
 #[rustfmt::skip]
 pub mod types;
 
-pub use product::*;
-pub use types::*;
+pub use self::product::*;
+pub use self::types::*;

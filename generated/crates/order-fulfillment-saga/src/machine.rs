@@ -20,7 +20,7 @@ pub struct Data {
     /// `order_id`
     pub order_id: runtime::uuid::Uuid,
     /// `customer_id`
-    pub customer_id: String,
+    pub customer_id: ::std::string::String,
     /// `product_id`
     pub product_id: runtime::uuid::Uuid,
     /// `quantity`
@@ -271,7 +271,7 @@ pub fn machine() -> SagaMachine<Data> {
                     message_type: "inventory.ReleaseStock",
                     build: compensate_reserving_stock,
                 }),
-                transitions: Vec::from([
+                transitions: ::std::vec::Vec::from([
                     TransitionSpec {
                         on_event: "inventory.StockReserved",
                         target: "ChargingPayment",
@@ -312,7 +312,7 @@ pub fn machine() -> SagaMachine<Data> {
                     message_type: "payments.RefundPayment",
                     build: compensate_charging_payment,
                 }),
-                transitions: Vec::from([
+                transitions: ::std::vec::Vec::from([
                     TransitionSpec {
                         on_event: "payments.PaymentCharged",
                         target: "SchedulingShipment",
@@ -353,7 +353,7 @@ pub fn machine() -> SagaMachine<Data> {
                     message_type: "shipping.CancelShipment",
                     build: compensate_scheduling_shipment,
                 }),
-                transitions: Vec::from([
+                transitions: ::std::vec::Vec::from([
                     TransitionSpec {
                         on_event: "shipping.ShipmentScheduled",
                         target: "Confirmed",
@@ -380,7 +380,7 @@ pub fn machine() -> SagaMachine<Data> {
                 retry: RetryPolicy::NONE,
                 on_timeout: None,
                 compensation: None,
-                transitions: Vec::new(),
+                transitions: ::std::vec::Vec::new(),
             },
             SagaStateSpec {
                 name: "CancelledOutOfStock",
@@ -394,7 +394,7 @@ pub fn machine() -> SagaMachine<Data> {
                 retry: RetryPolicy::NONE,
                 on_timeout: None,
                 compensation: None,
-                transitions: Vec::new(),
+                transitions: ::std::vec::Vec::new(),
             },
             SagaStateSpec {
                 name: "CancelledPaymentDeclined",
@@ -408,7 +408,7 @@ pub fn machine() -> SagaMachine<Data> {
                 retry: RetryPolicy::NONE,
                 on_timeout: None,
                 compensation: None,
-                transitions: Vec::new(),
+                transitions: ::std::vec::Vec::new(),
             },
             SagaStateSpec {
                 name: "CancelledShippingRejected",
@@ -422,7 +422,7 @@ pub fn machine() -> SagaMachine<Data> {
                 retry: RetryPolicy::NONE,
                 on_timeout: None,
                 compensation: None,
-                transitions: Vec::new(),
+                transitions: ::std::vec::Vec::new(),
             },
             SagaStateSpec {
                 name: "CancelledTimedOut",
@@ -436,7 +436,7 @@ pub fn machine() -> SagaMachine<Data> {
                 retry: RetryPolicy::NONE,
                 on_timeout: None,
                 compensation: None,
-                transitions: Vec::new(),
+                transitions: ::std::vec::Vec::new(),
             },
         ]),
     }

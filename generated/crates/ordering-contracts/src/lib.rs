@@ -8,5 +8,5 @@ pub mod order;
 #[rustfmt::skip]
 pub mod types;
 
-pub use order::*;
-pub use types::*;
+pub use self::order::*;
+pub use self::types::*;

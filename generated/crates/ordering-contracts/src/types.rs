@@ -13,15 +13,15 @@
 )]
 pub struct Address {
     /// `recipient`
-    pub recipient: String,
+    pub recipient: ::std::string::String,
     /// `street`
-    pub street: String,
+    pub street: ::std::string::String,
     /// `city`
-    pub city: String,
+    pub city: ::std::string::String,
     /// `postal_code`
-    pub postal_code: String,
+    pub postal_code: ::std::string::String,
     /// ISO 3166-1 alpha-2 country code.
-    pub country: String,
+    pub country: ::std::string::String,
 }
 
 impl runtime::validation::ValidateAt for Address {

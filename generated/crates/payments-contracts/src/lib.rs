@@ -8,5 +8,5 @@ pub mod payment;
 #[rustfmt::skip]
 pub mod types;
 
-pub use payment::*;
-pub use types::*;
+pub use self::payment::*;
+pub use self::types::*;

@@ -8,5 +8,5 @@ pub mod shipment;
 #[rustfmt::skip]
 pub mod types;
 
-pub use shipment::*;
-pub use types::*;
+pub use self::shipment::*;
+pub use self::types::*;

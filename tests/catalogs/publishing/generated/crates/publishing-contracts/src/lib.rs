@@ -8,5 +8,5 @@ pub mod title;
 #[rustfmt::skip]
 pub mod types;
 
-pub use title::*;
-pub use types::*;
+pub use self::title::*;
+pub use self::types::*;

@@ -65,12 +65,12 @@ pub enum Format {
 )]
 pub struct Contributor {
     /// `name`
-    pub name: String,
+    pub name: ::std::string::String,
     /// `email`
     #[serde(default)]
-    pub email: Option<String>,
+    pub email: ::std::option::Option<::std::string::String>,
     /// `roles`
-    pub roles: Vec<String>,
+    pub roles: ::std::vec::Vec<::std::string::String>,
 }
 
 impl runtime::validation::ValidateAt for Contributor {
@@ -97,7 +97,7 @@ pub struct Price {
     /// `amount`
     pub amount: i64,
     /// `currency`
-    pub currency: String,
+    pub currency: ::std::string::String,
 }
 
 impl runtime::validation::ValidateAt for Price {
@@ -121,16 +121,16 @@ pub struct Edition {
     /// `format`
     pub format: crate::types::Format,
     /// `isbn`
-    pub isbn: String,
+    pub isbn: ::std::string::String,
     /// `price`
     #[serde(default)]
-    pub price: Option<crate::types::Price>,
+    pub price: ::std::option::Option<crate::types::Price>,
     /// `pages`
     #[serde(default)]
-    pub pages: Option<u32>,
+    pub pages: ::std::option::Option<u32>,
     /// `published_on`
     #[serde(default)]
-    pub published_on: Option<runtime::chrono::NaiveDate>,
+    pub published_on: ::std::option::Option<runtime::chrono::NaiveDate>,
 }
 
 impl runtime::validation::ValidateAt for Edition {

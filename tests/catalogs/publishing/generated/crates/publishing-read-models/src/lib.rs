@@ -4,4 +4,4 @@
 #[rustfmt::skip]
 pub mod read_models;
 
-pub use read_models::*;
+pub use self::read_models::*;

@@ -10,5 +10,5 @@ pub mod hooks;
 #[rustfmt::skip]
 pub mod types;
 
-pub use account::*;
-pub use types::*;
+pub use self::account::*;
+pub use self::types::*;

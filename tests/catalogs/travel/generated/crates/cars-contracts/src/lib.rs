@@ -10,6 +10,6 @@ pub mod trip;
 #[rustfmt::skip]
 pub mod types;
 
-pub use rental::*;
-pub use trip::*;
-pub use types::*;
+pub use self::rental::*;
+pub use self::trip::*;
+pub use self::types::*;

@@ -8,5 +8,5 @@ pub mod booking;
 #[rustfmt::skip]
 pub mod types;
 
-pub use booking::*;
-pub use types::*;
+pub use self::booking::*;
+pub use self::types::*;

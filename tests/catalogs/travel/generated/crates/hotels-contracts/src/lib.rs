@@ -8,5 +8,5 @@ pub mod reservation;
 #[rustfmt::skip]
 pub mod types;
 
-pub use reservation::*;
-pub use types::*;
+pub use self::reservation::*;
+pub use self::types::*;

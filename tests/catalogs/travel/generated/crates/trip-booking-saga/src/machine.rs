@@ -20,7 +20,7 @@ pub struct Data {
     /// `trip_id`
     pub trip_id: runtime::uuid::Uuid,
     /// `flight`
-    pub flight: String,
+    pub flight: ::std::string::String,
     /// `seats`
     pub seats: i32,
     /// `nights`
@@ -219,7 +219,7 @@ pub fn machine() -> SagaMachine<Data> {
                     message_type: "flights.CancelFlight",
                     build: compensate_booking_flight,
                 }),
-                transitions: Vec::from([
+                transitions: ::std::vec::Vec::from([
                     TransitionSpec {
                         on_event: "flights.FlightBooked",
                         target: "ReservingRoom",
@@ -255,7 +255,7 @@ pub fn machine() -> SagaMachine<Data> {
                     message_type: "hotels.CancelRoom",
                     build: compensate_reserving_room,
                 }),
-                transitions: Vec::from([
+                transitions: ::std::vec::Vec::from([
                     TransitionSpec {
                         on_event: "hotels.RoomReserved",
                         target: "RentingCar",
@@ -291,7 +291,7 @@ pub fn machine() -> SagaMachine<Data> {
                     message_type: "cars.ReturnCar",
                     build: compensate_renting_car,
                 }),
-                transitions: Vec::from([
+                transitions: ::std::vec::Vec::from([
                     TransitionSpec {
                         on_event: "cars.CarRented",
                         target: "Confirmed",
@@ -318,7 +318,7 @@ pub fn machine() -> SagaMachine<Data> {
                 retry: RetryPolicy::NONE,
                 on_timeout: None,
                 compensation: None,
-                transitions: Vec::new(),
+                transitions: ::std::vec::Vec::new(),
             },
             SagaStateSpec {
                 name: "Abandoned",
@@ -332,7 +332,7 @@ pub fn machine() -> SagaMachine<Data> {
                 retry: RetryPolicy::NONE,
                 on_timeout: None,
                 compensation: None,
-                transitions: Vec::new(),
+                transitions: ::std::vec::Vec::new(),
             },
         ]),
     }

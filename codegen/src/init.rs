@@ -4,6 +4,7 @@
 //! a short README with the next commands.
 
 use crate::emit::EmitError;
+use crate::emit::rust::render;
 use crate::project::{GitPin, RuntimeSource};
 use askama::Template;
 use std::path::{Component, Path, PathBuf};
@@ -42,16 +43,6 @@ struct Readme<'a> {
 /// A YAML scalar: the text as a double-quoted (JSON) string.
 fn yaml_str(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_else(|_| format!("{s:?}"))
-}
-
-fn render<T: Template>(t: &T) -> Result<String, EmitError> {
-    let mut s = t
-        .render()
-        .map_err(|e| EmitError(format!("template error: {e}")))?;
-    if !s.ends_with('\n') {
-        s.push('\n');
-    }
-    Ok(s)
 }
 
 /// The files of a new project named `name` (its folder name, used in the README), whose

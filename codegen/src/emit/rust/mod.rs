@@ -152,7 +152,8 @@ fn doc_lines(text: Option<&str>) -> Vec<String> {
     }
 }
 
-fn render<T: Template>(t: &T) -> Result<String, EmitError> {
+/// Renders an askama template, ending it with a newline.
+pub(crate) fn render<T: Template>(t: &T) -> Result<String, EmitError> {
     let mut s = t
         .render()
         .map_err(|e| EmitError(format!("template error: {e}")))?;

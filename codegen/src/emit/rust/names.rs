@@ -187,6 +187,10 @@ mod tests {
         assert_eq!(ident_text("match"), "r#match");
         assert_eq!(aggregate_module_name("Type"), "type");
         assert_eq!(aggregate_module("Type").to_string(), "r#type");
-        assert!(PATH_KEYWORDS.iter().all(|k| is_rust_keyword(k) || *k == "_"));
+        assert!(
+            PATH_KEYWORDS
+                .iter()
+                .all(|k| is_rust_keyword(k) || *k == "_")
+        );
     }
 }

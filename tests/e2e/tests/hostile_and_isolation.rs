@@ -442,6 +442,44 @@ fn get(
     call(sys, process, "GET", path, Some(&t), "application/json", b"")
 }
 
+/// Sends `cmd` (every field's example) to `path` as `alice` of `tenant` with `role`, asserts
+/// `202`, and waits until the command is handled: (the 202 body, the final status, the status
+/// path).
+fn send_and_wait(
+    sys: &System,
+    model: &Model,
+    process: &str,
+    cmd: &Command,
+    path: &str,
+    tenant: &str,
+    role: &str,
+) -> (Value, Value, String) {
+    let route = cmd.route.as_ref().expect("a routed command");
+    let t = token("alice", tenant, &[role]);
+    let body = Value::Object(valid_body(model, cmd)).to_string();
+    let r = call(
+        sys,
+        process,
+        &route.method,
+        path,
+        Some(&t),
+        "application/json",
+        body.as_bytes(),
+    );
+    assert_eq!(r.status, 202, "{} {path}: {}", route.method, r.body);
+    let accepted = r.json();
+    let tracking = accepted["tracking_id"].as_str().expect("tracking id");
+    let status_path = format!("/commands/{tracking}");
+    let outcome = wait_for(WAIT, &format!("{} handled", cmd.name), || {
+        let s = get(sys, process, &status_path, "alice", tenant, &[role]);
+        match s.json()["status"].as_str() {
+            Some("accepted") | None => Err(s.body),
+            Some(_) => Ok(s.json()),
+        }
+    });
+    (accepted, outcome, status_path)
+}
+
 /// The key of a read-model document as it appears in a path.
 fn key_of(doc: &Value, key: &str) -> String {
     doc[key]
@@ -465,38 +503,17 @@ fn tenants_and_row_filters_isolate_every_route() {
         for cmd in ctx.commands.iter().filter(|c| c.creates) {
             let Some(route) = &cmd.route else { continue };
             let role = cmd.roles.first().map(String::as_str).unwrap_or("user");
-            let t = token("alice", "acme", &[role]);
             let path = route
                 .path
                 .replace("{id}", &uuid::Uuid::new_v4().to_string());
-            let body = Value::Object(valid_body(&model, cmd)).to_string();
             let process = api(ctx, "command-api");
-            let r = call(
-                &sys,
-                &process,
-                &route.method,
-                &path,
-                Some(&t),
-                "application/json",
-                body.as_bytes(),
-            );
-            assert_eq!(r.status, 202, "{} {}: {}", route.method, route.path, r.body);
-            let tracking = r.json()["tracking_id"]
-                .as_str()
-                .expect("tracking id")
-                .to_owned();
-            let id = r.json()["aggregate_id"]
+            let (accepted, outcome, status_path) =
+                send_and_wait(&sys, &model, &process, cmd, &path, "acme", role);
+            assert_eq!(outcome["status"], "processed", "{}: {outcome}", cmd.name);
+            let id = accepted["aggregate_id"]
                 .as_str()
                 .expect("aggregate id")
                 .to_owned();
-            let status_path = format!("/commands/{tracking}");
-            wait_for(WAIT, &format!("{} processed", cmd.name), || {
-                let s = get(&sys, &process, &status_path, "alice", "acme", &[role]);
-                match s.json()["status"].as_str() {
-                    Some("processed") => Ok(()),
-                    other => Err(format!("{other:?}: {}", s.body)),
-                }
-            });
             // The other tenant cannot see the command's status.
             let s = get(&sys, &process, &status_path, "alice", "globex", &[role]);
             assert_eq!(
@@ -577,31 +594,8 @@ fn tenants_and_row_filters_isolate_every_route() {
                 continue;
             };
             let role = cmd.roles.first().map(String::as_str).unwrap_or("user");
-            let t = token("alice", "globex", &[role]);
-            let body = Value::Object(valid_body(&model, cmd)).to_string();
             let path = route.path.replace("{id}", id);
-            let r = call(
-                &sys,
-                &process,
-                &route.method,
-                &path,
-                Some(&t),
-                "application/json",
-                body.as_bytes(),
-            );
-            assert_eq!(r.status, 202, "{}", r.body);
-            let tracking = r.json()["tracking_id"]
-                .as_str()
-                .expect("tracking id")
-                .to_owned();
-            let status_path = format!("/commands/{tracking}");
-            let outcome = wait_for(WAIT, &format!("{} handled", cmd.name), || {
-                let s = get(&sys, &process, &status_path, "alice", "globex", &[role]);
-                match s.json()["status"].as_str() {
-                    Some("accepted") | None => Err(s.body),
-                    Some(_) => Ok(s.json()),
-                }
-            });
+            let (_, outcome, _) = send_and_wait(&sys, &model, &process, cmd, &path, "globex", role);
             assert_eq!(
                 outcome["status"], "rejected",
                 "{} by globex on acme's {id}: {outcome}",

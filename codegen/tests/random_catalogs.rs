@@ -1,7 +1,7 @@
 //! Property test over random catalogs ([`common::random_catalog`]): every catalog is either
 //! rejected with diagnostics or generates output, never panics; every accepted catalog is
 //! described by the JSON Schemas (loader and schemas agree); every planted name collision is
-//! rejected. `RANDOM_CATALOG_SEED` replays a run, `RANDOM_CATALOG_CASES` sets its length.
+//! rejected. `RANDOM_CATALOG_SEED` replays a run (`random`: a seed from the clock), `RANDOM_CATALOG_CASES` sets its length.
 
 mod common;
 

@@ -3,7 +3,7 @@
 //! accepts must compile.
 //!
 //! `RANDOM_CATALOGS` sets the number of catalogs (20 by default; `RANDOM_CATALOGS=200` for the
-//! longer batch), `RANDOM_CATALOG_SEED` replays a run, and `RANDOM_CATALOGS_CLIPPY=1` runs
+//! longer batch), `RANDOM_CATALOG_SEED` replays a run (`random`: a seed from the clock), and `RANDOM_CATALOGS_CLIPPY=1` runs
 //! `cargo clippy -- -D warnings` instead of `cargo check` (generated code is clippy-clean).
 //! The workspace is left in `$CARGO_TARGET_TMPDIR/random-catalogs` for inspection.
 

@@ -88,12 +88,13 @@ impl Gen<'_> {
                     .and_then(|m| m.keys().next().cloned())
                     .unwrap_or_default();
                 let mut chars: Vec<char> = other.chars().collect();
-                let last = chars.len() - 1;
-                chars[last] = if chars[last].is_ascii_uppercase() {
-                    chars[last].to_ascii_lowercase()
-                } else {
-                    chars[last].to_ascii_uppercase()
-                };
+                if let Some(last) = chars.last_mut() {
+                    *last = if last.is_ascii_uppercase() {
+                        last.to_ascii_lowercase()
+                    } else {
+                        last.to_ascii_uppercase()
+                    };
+                }
                 let name: String = chars.into_iter().collect();
                 if other.is_empty()
                     || name == other

@@ -31,4 +31,48 @@ pub trait MessageBus: Send + Sync {
     /// Publishes a command outcome (processed / rejected) on the outcome exchange of `context`,
     /// which feeds the Command API's command-status endpoint.
     async fn publish_outcome(&self, context: &str, outcome: &RawEnvelope) -> Result<(), BusError>;
+
+    /// Publishes `batch` in order and returns one result per message, in the same order.
+    /// Once a message is [`BusError::Unavailable`], the later ones are not sent (they report
+    /// `Unavailable` too), so a caller that retries from the first failure keeps the order.
+    /// The default sends one message at a time; the RabbitMQ adapter pipelines the whole
+    /// batch on its channel and then waits for all the confirms.
+    async fn publish_batch(&self, batch: &[Outgoing<'_>]) -> Vec<Result<(), BusError>> {
+        let mut results = Vec::with_capacity(batch.len());
+        for m in batch {
+            if let Some(Err(BusError::Unavailable(e))) = results.last() {
+                let e = e.clone();
+                results.push(Err(BusError::Unavailable(e)));
+                continue;
+            }
+            results.push(match m.route {
+                Route::Command => self.send_command(m.context, m.envelope).await,
+                Route::Event => self.publish_event(m.context, m.envelope).await,
+                Route::Outcome => self.publish_outcome(m.context, m.envelope).await,
+            });
+        }
+        results
+    }
+}
+
+/// Where a message of a [`MessageBus::publish_batch`] goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// The context's command queue ([`MessageBus::send_command`]).
+    Command,
+    /// The context's event exchange ([`MessageBus::publish_event`]).
+    Event,
+    /// The context's outcome exchange ([`MessageBus::publish_outcome`]).
+    Outcome,
+}
+
+/// One message of a [`MessageBus::publish_batch`].
+#[derive(Clone, Copy, Debug)]
+pub struct Outgoing<'a> {
+    /// Where it goes.
+    pub route: Route,
+    /// The context whose queue or exchange it goes to.
+    pub context: &'a str,
+    /// The message.
+    pub envelope: &'a RawEnvelope,
 }

@@ -381,6 +381,18 @@ pub struct OutboxMessage {
 }
 
 impl OutboxMessage {
+    /// The message as one of a [`crate::bus::MessageBus::publish_batch`].
+    pub fn outgoing(&self) -> crate::bus::Outgoing<'_> {
+        crate::bus::Outgoing {
+            route: match self.destination {
+                OutboxDestination::Event => crate::bus::Route::Event,
+                OutboxDestination::Outcome => crate::bus::Route::Outcome,
+            },
+            context: &self.context,
+            envelope: &self.envelope,
+        }
+    }
+
     /// Publishes the message on `bus` to its destination.
     pub async fn publish(
         &self,

@@ -1,12 +1,13 @@
 //! RabbitMQ routing and publishing: commands reach their context's command queue, events and
 //! outcomes fan out to every bound subscriber queue, every publish is confirmed, and what
-//! cannot be routed is an error, never silence.
+//! cannot be routed is an error, never silence; a pipelined batch keeps its order and reports
+//! each message's own result.
 #![cfg(feature = "amqp")]
 
 mod support;
 
 use runtime::amqp::{AmqpBus, AmqpError, declare, from_delivery, queue_depth};
-use runtime::bus::{BusError, MessageBus};
+use runtime::bus::{BusError, MessageBus, Outgoing, Route};
 use runtime::topology::{QueueArguments, QueueKind, QueueSpec, Source, Topology, TopologyBuilder};
 use runtime::{Envelope, Metadata, RawEnvelope};
 use std::time::Duration;
@@ -246,6 +247,81 @@ async fn queue_depth_counts_ready_messages() {
             .await
             .is_err()
     );
+    bus.close().await;
+    let _ = conn.close(200, "".into()).await;
+    delete_topology(&t).await;
+}
+
+#[tokio::test]
+async fn a_pipelined_batch_keeps_order_and_reports_each_result() {
+    ensure_services();
+    let _lock = broker_shared_lock();
+    let prefix = unique_prefix("batch");
+    let t = topology(&prefix);
+    let (conn, ch) = channel().await;
+    declare(&ch, &t).await.expect("declare");
+    let q = |name: &str| format!("{prefix}.{name}");
+    let bus = AmqpBus::connect(&amqp_url(), t.clone()).await.expect("bus");
+
+    let events: Vec<RawEnvelope> = (0..50)
+        .map(|n| {
+            let mut e = message("ordering.OrderPlaced");
+            e.payload["n"] = n.into();
+            e
+        })
+        .collect();
+    let outcome = message("ordering.CommandProcessed");
+    let cmd = message("inventory.ReserveStock");
+    let mut batch: Vec<Outgoing<'_>> = events
+        .iter()
+        .map(|e| Outgoing {
+            route: Route::Event,
+            context: "ordering",
+            envelope: e,
+        })
+        .collect();
+    batch.insert(
+        10,
+        Outgoing {
+            route: Route::Outcome,
+            context: "nowhere",
+            envelope: &outcome,
+        },
+    );
+    batch.push(Outgoing {
+        route: Route::Outcome,
+        context: "ordering",
+        envelope: &outcome,
+    });
+    batch.push(Outgoing {
+        route: Route::Command,
+        context: "inventory",
+        envelope: &cmd,
+    });
+    let results = bus.publish_batch(&batch).await;
+    assert_eq!(results.len(), 53);
+    for (i, r) in results.iter().enumerate() {
+        match i {
+            10 => assert!(
+                matches!(r, Err(BusError::Rejected(_))),
+                "an unknown context is refused: {r:?}"
+            ),
+            _ => assert!(r.is_ok(), "message {i}: {r:?}"),
+        }
+    }
+    // Every subscriber gets the 50 events in the order of the batch.
+    for sub in ["ordering.event-handler", "sagas.order-fulfillment"] {
+        for expected in &events {
+            let got = next_message(&ch, &q(sub), WAIT).await;
+            assert_eq!(&from_delivery(&got).unwrap(), expected, "{sub}");
+        }
+        assert_empty(&ch, &q(sub)).await;
+    }
+    let got = next_message(&ch, &q("ordering.command-api"), WAIT).await;
+    assert_eq!(from_delivery(&got).unwrap(), outcome);
+    let got = next_message(&ch, &q("inventory.commands"), WAIT).await;
+    assert_eq!(from_delivery(&got).unwrap(), cmd);
+
     bus.close().await;
     let _ = conn.close(200, "".into()).await;
     delete_topology(&t).await;

@@ -3,7 +3,7 @@
 use super::codec::to_amqp;
 use super::connection::connect_once;
 use super::{AmqpError, connect_with_retry, redact_url};
-use crate::bus::{BusError, MessageBus};
+use crate::bus::{BusError, MessageBus, Outgoing, Route};
 use crate::envelope::RawEnvelope;
 use crate::topology::Topology;
 use async_trait::async_trait;
@@ -193,33 +193,54 @@ pub(crate) async fn publish_confirmed(
     body: &[u8],
     properties: BasicProperties,
 ) -> Result<(), BusError> {
-    let name = |s: &str| {
-        ShortString::try_new(s).map_err(|_| BusError::Encode(format!("name too long: {s}")))
-    };
     let publish = async {
-        channel
-            .basic_publish(
-                name(exchange)?,
-                name(routing_key)?,
-                BasicPublishOptions {
-                    mandatory: true,
-                    immediate: false,
-                },
-                body,
-                properties,
-            )
-            .await
-            .map_err(publish_error)?
+        start_publish(channel, exchange, routing_key, body, properties)
+            .await?
             .await
             .map_err(publish_error)
     };
     let confirm = tokio::time::timeout(CONFIRM_TIMEOUT, publish)
         .await
-        .map_err(|_| {
-            BusError::Unavailable(format!(
-                "no publisher confirm within {CONFIRM_TIMEOUT:?} (broker blocked or unreachable)"
-            ))
-        })??;
+        .map_err(|_| no_confirm())??;
+    judge_confirm(confirm, exchange, routing_key)
+}
+
+/// Sends a mandatory publish on a confirm channel; the returned future resolves to the
+/// broker's confirm. Publishes started one after another on a channel reach the broker in
+/// that order.
+async fn start_publish(
+    channel: &Channel,
+    exchange: &str,
+    routing_key: &str,
+    body: &[u8],
+    properties: BasicProperties,
+) -> Result<lapin::PublisherConfirm, BusError> {
+    let name = |s: &str| {
+        ShortString::try_new(s).map_err(|_| BusError::Encode(format!("name too long: {s}")))
+    };
+    channel
+        .basic_publish(
+            name(exchange)?,
+            name(routing_key)?,
+            BasicPublishOptions {
+                mandatory: true,
+                immediate: false,
+            },
+            body,
+            properties,
+        )
+        .await
+        .map_err(publish_error)
+}
+
+fn no_confirm() -> BusError {
+    BusError::Unavailable(format!(
+        "no publisher confirm within {CONFIRM_TIMEOUT:?} (broker blocked or unreachable)"
+    ))
+}
+
+/// The result of a publish by its confirm.
+fn judge_confirm(confirm: Confirmation, exchange: &str, routing_key: &str) -> Result<(), BusError> {
     match confirm {
         Confirmation::Ack(None) => Ok(()),
         Confirmation::Ack(Some(returned)) | Confirmation::Nack(Some(returned)) => {
@@ -252,5 +273,66 @@ impl MessageBus for AmqpBus {
     async fn publish_outcome(&self, context: &str, outcome: &RawEnvelope) -> Result<(), BusError> {
         let exchange = self.routes(context)?.outcome_exchange.clone();
         self.publish_envelope(&exchange, "", outcome).await
+    }
+
+    /// Pipelined: sends every publish of the batch on the channel in order, then waits for
+    /// all the confirms (within [`CONFIRM_TIMEOUT`] in all), instead of one round trip per
+    /// message.
+    async fn publish_batch(&self, batch: &[Outgoing<'_>]) -> Vec<Result<(), BusError>> {
+        let mut started = Vec::with_capacity(batch.len());
+        let mut unavailable: Option<String> = None;
+        let channel = match self.channel().await {
+            Ok(c) => Some(c),
+            Err(e) => {
+                unavailable = Some(e.to_string());
+                None
+            }
+        };
+        for m in batch {
+            if let Some(e) = &unavailable {
+                started.push(Err(BusError::Unavailable(e.clone())));
+                continue;
+            }
+            let channel = channel.as_ref().expect("set unless unavailable");
+            let sent = async {
+                let (exchange, routing_key) = self.address(m)?;
+                let (body, props) =
+                    to_amqp(m.envelope).map_err(|e| BusError::Encode(e.to_string()))?;
+                let confirm = start_publish(channel, &exchange, &routing_key, &body, props).await?;
+                Ok((confirm, exchange, routing_key))
+            }
+            .await;
+            if let Err(BusError::Unavailable(e)) = &sent {
+                unavailable = Some(e.clone());
+            }
+            started.push(sent);
+        }
+        let deadline = tokio::time::Instant::now() + CONFIRM_TIMEOUT;
+        let mut results = Vec::with_capacity(started.len());
+        for s in started {
+            results.push(match s {
+                Err(e) => Err(e),
+                Ok((confirm, exchange, routing_key)) => {
+                    match tokio::time::timeout_at(deadline, confirm).await {
+                        Err(_) => Err(no_confirm()),
+                        Ok(Err(e)) => Err(publish_error(e)),
+                        Ok(Ok(c)) => judge_confirm(c, &exchange, &routing_key),
+                    }
+                }
+            });
+        }
+        results
+    }
+}
+
+impl AmqpBus {
+    /// The exchange and routing key of a batch message.
+    fn address(&self, m: &Outgoing<'_>) -> Result<(String, String), BusError> {
+        let routes = self.routes(m.context)?;
+        Ok(match m.route {
+            Route::Command => (String::new(), routes.command_queue.clone()),
+            Route::Event => (routes.event_exchange.clone(), String::new()),
+            Route::Outcome => (routes.outcome_exchange.clone(), String::new()),
+        })
     }
 }

@@ -1,127 +1,24 @@
-//! The consumer runner: handler trait, outcomes, delayed retry, dead-lettering, reconnection
-//! and graceful shutdown.
+//! The consumer runner: sessions with reconnection, concurrent handling in per-key lanes,
+//! queue-depth reporting and graceful shutdown.
 
-use super::bus::{confirm_channel, publish_confirmed};
-use super::codec::{self, from_delivery, headers};
+use super::bus::confirm_channel;
 use super::connection::{INITIAL_BACKOFF, connect_once, next_backoff};
 use super::declare::declare;
+use super::handler::MessageHandler;
+use super::lanes::Lanes;
+use super::settlement::{SETTLE_TIMEOUT, Settler};
 use super::{AmqpError, redact_url, short};
-use crate::bus::BusError;
-use crate::envelope::RawEnvelope;
 use crate::observability as obs;
 use crate::topology::{Topology, WorkQueueSpec};
-use async_trait::async_trait;
-use futures_util::{FutureExt, StreamExt};
-use lapin::message::Delivery;
-use lapin::options::{
-    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
-    BasicRejectOptions,
-};
-use lapin::types::{AMQPValue, FieldTable, LongString};
-use lapin::{Channel, Connection};
+use futures_util::StreamExt;
+use lapin::Connection;
+use lapin::options::{BasicCancelOptions, BasicConsumeOptions, BasicQosOptions};
+use lapin::types::FieldTable;
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
-use tracing::Instrument;
-
-/// Longest wait for the broker to take an ack or a nack. When the connection breaks under
-/// one, lapin can leave it pending for ever; the session then ends and reconnects instead, and
-/// the broker redelivers the unsettled message.
-const SETTLE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Acks or nacks a delivery within [`SETTLE_TIMEOUT`].
-async fn settle<T>(op: impl Future<Output = Result<T, lapin::Error>>) -> Result<(), AmqpError> {
-    match tokio::time::timeout(SETTLE_TIMEOUT, op).await {
-        Ok(result) => result.map(drop).map_err(Into::into),
-        Err(_) => Err(AmqpError::Lapin(lapin::Error::from(std::io::Error::new(
-            std::io::ErrorKind::TimedOut,
-            "the broker did not take an ack or nack in time (connection lost)",
-        )))),
-    }
-}
-
-/// What the handler decided about a message.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum HandleOutcome {
-    /// Done (work committed, or a duplicate that needs nothing): ack.
-    Ack,
-    /// Transient failure: retry later through the delayed-retry tiers (the `delay` hint picks
-    /// a tier at least that long); dead-lettered after the work queue's `max_attempts`.
-    Retry {
-        /// Minimum delay wished before the next attempt.
-        delay: Option<Duration>,
-        /// What failed; part of the dead-letter reason when this was the last attempt.
-        error: Option<String>,
-    },
-    /// Not a failure: the message cannot be handled *yet* (an event whose predecessor is not
-    /// applied). Sent through the retry tier of at least `delay` without counting as a failed
-    /// attempt; dead-lettered only after [`MAX_DEFERRALS`] deferrals.
-    Defer {
-        /// Minimum delay before the next try.
-        delay: Duration,
-        /// What it waits for (part of the dead-letter reason).
-        reason: String,
-    },
-    /// Permanent failure: send to the dead-letter queue now.
-    DeadLetter {
-        /// Why (stored in the `x-dead-letter-reason` header).
-        reason: String,
-    },
-}
-
-/// Deferrals of one message ([`HandleOutcome::Defer`]) before it is dead-lettered: with the
-/// shortest retry tier of 1 s, about ten minutes of waiting for a predecessor.
-pub const MAX_DEFERRALS: u32 = 600;
-
-/// Handles one message. Called again for a redelivered message (after a crash or a broker
-/// restart), so it must be idempotent; the consumer acks only after it returned.
-///
-/// ```
-/// use runtime::amqp::{HandleOutcome, MessageHandler};
-/// use runtime::RawEnvelope;
-/// use std::collections::HashSet;
-/// use std::sync::Mutex;
-///
-/// /// Records each message id once (idempotent), asks for a retry on unknown types.
-/// struct Recorder(Mutex<HashSet<uuid::Uuid>>);
-///
-/// #[async_trait::async_trait]
-/// impl MessageHandler for Recorder {
-///     async fn handle(&self, msg: RawEnvelope) -> HandleOutcome {
-///         if !msg.meta.message_type.starts_with("ordering.") {
-///             return HandleOutcome::DeadLetter { reason: "unexpected type".into() };
-///         }
-///         self.0.lock().unwrap().insert(msg.meta.message_id);
-///         HandleOutcome::Ack
-///     }
-/// }
-///
-/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-/// let h = Recorder(Mutex::new(HashSet::new()));
-/// let msg = runtime::Envelope {
-///     meta: runtime::Metadata::new_root("ordering.PlaceOrder", "acme"),
-///     payload: serde_json::json!({}),
-/// };
-/// assert_eq!(h.handle(msg.clone()).await, HandleOutcome::Ack);
-/// assert_eq!(h.handle(msg).await, HandleOutcome::Ack); // duplicate: still one record
-/// assert_eq!(h.0.lock().unwrap().len(), 1);
-/// # });
-/// ```
-#[async_trait]
-pub trait MessageHandler: Send + Sync + 'static {
-    /// Handles the message; the outcome decides ack, retry or dead-letter.
-    async fn handle(&self, msg: RawEnvelope) -> HandleOutcome;
-}
-
-#[async_trait]
-impl<H: MessageHandler + ?Sized> MessageHandler for Arc<H> {
-    async fn handle(&self, msg: RawEnvelope) -> HandleOutcome {
-        (**self).handle(msg).await
-    }
-}
 
 /// Default prefetch (same as `PREFETCH`'s default).
 pub const DEFAULT_PREFETCH: u16 = crate::config::DEFAULT_PREFETCH;
@@ -132,9 +29,14 @@ pub const DEFAULT_DEPTH_EVERY: Duration = Duration::from_secs(15);
 ///
 /// 1. connects (retrying with backoff), declares the topology (idempotent), sets the prefetch,
 ///    starts consuming with manual acks;
-/// 2. for each delivery, in order: decodes it (a message that cannot be decoded is poison:
-///    published to the dead-letter queue with a reason header and acked, never retried);
-///    runs the handler inside a [`crate::observability::message_span`]; then
+/// 2. spreads the deliveries over up to `prefetch` lanes by the handler's
+///    [`MessageHandler::ordering_key`] (by default the message's tenant and aggregate): each
+///    lane handles its messages one at a time in delivery order, so an aggregate's messages
+///    never overtake each other while other aggregates' messages are handled concurrently
+///    (`prefetch(1)` handles everything in sequence). For each delivery: decodes it (a message
+///    that cannot be decoded is poison: published to the dead-letter queue with a reason
+///    header and acked, never retried); runs the handler inside a
+///    [`crate::observability::message_span`]; then
 ///    - `Ack`: acks;
 ///    - `Retry`: republishes to the delayed-retry tier with `x-attempt + 1`,
 ///      waits for the confirm, then acks; after `max_attempts` dead-letters instead (with no
@@ -143,8 +45,8 @@ pub const DEFAULT_DEPTH_EVERY: Duration = Duration::from_secs(15);
 ///    - a panicking handler counts as a retry;
 /// 3. when the connection or channel fails (broker restart), logs, backs off and starts over
 ///    at 1 — unacked messages are redelivered by the broker;
-/// 4. when `shutdown` completes, finishes the message in hand, cancels the consumer and
-///    closes the connection (prefetched, unacked messages go back to the queue).
+/// 4. when `shutdown` completes, cancels the consumer, lets every lane finish the message in
+///    hand and closes the connection (prefetched, unacked messages go back to the queue).
 ///
 /// Metrics: `messages_handled_total`, `handler_duration_seconds`, `messages_retried_total`,
 /// `messages_dead_lettered_total`, and `queue_depth{queue}` every [`DEFAULT_DEPTH_EVERY`].
@@ -344,6 +246,11 @@ impl Consumer {
             .await?;
         tracing::info!(%queue, prefetch = self.prefetch, "consuming");
         self.set_ready(true);
+        let settler = Settler {
+            work: Arc::new(self.work.clone()),
+            channel: channel.clone(),
+        };
+        let mut lanes = Lanes::start(usize::from(self.prefetch), settler, handler.clone(), stop);
         let mut depth_tick = self.depth_every.map(|every| {
             let mut i = tokio::time::interval(every);
             i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -354,12 +261,14 @@ impl Consumer {
                 biased;
                 _ = stopped(stop) => {
                     let _ = channel.basic_cancel(consumer.tag(), BasicCancelOptions::default()).await;
+                    lanes.finish().await;
                     let _ = channel.close(200, "shutdown".into()).await;
                     tracing::info!(%queue, "consumer shut down");
                     return Ok(());
                 }
+                e = lanes.failure() => return Err(e),
                 next = consumer.next() => match next {
-                    Some(Ok(delivery)) => self.process(&channel, handler, delivery).await?,
+                    Some(Ok(delivery)) => lanes.dispatch(delivery),
                     Some(Err(e)) => return Err(e.into()),
                     None => return Err(AmqpError::Lapin(lapin::Error::from(std::io::Error::other(
                         "consumer stream ended (channel or connection closed)",
@@ -373,185 +282,6 @@ impl Consumer {
                 }
             }
         }
-    }
-
-    async fn process<H: MessageHandler>(
-        &self,
-        channel: &Channel,
-        handler: &Arc<H>,
-        delivery: Delivery,
-    ) -> Result<(), AmqpError> {
-        let queue = self.work.queue.as_str();
-        let envelope = match from_delivery(&delivery) {
-            Ok(e) => e,
-            Err(e) => {
-                let message_type = delivery
-                    .properties
-                    .kind()
-                    .as_ref()
-                    .map(|k| k.as_str().to_owned())
-                    .unwrap_or_else(|| "unknown".to_owned());
-                tracing::warn!(%queue, %message_type, error = %e, "poison message, dead-lettering");
-                self.dead_letter(channel, &delivery, &format!("poison: {e}"))
-                    .await?;
-                obs::record_dead_lettered(queue, &message_type, "poison");
-                obs::record_handled(queue, &message_type, "dead_letter", Duration::ZERO);
-                return Ok(());
-            }
-        };
-        let message_type = envelope.meta.message_type.clone();
-        let attempt = codec::attempt(&delivery.properties);
-        let span = obs::message_span(&envelope);
-        let started = Instant::now();
-        let outcome = AssertUnwindSafe(handler.handle(envelope))
-            .catch_unwind()
-            .instrument(span.clone())
-            .await
-            .unwrap_or_else(|_| {
-                span.in_scope(|| tracing::error!(%queue, attempt, "handler panicked"));
-                HandleOutcome::Retry {
-                    delay: None,
-                    error: Some("the handler panicked".into()),
-                }
-            });
-        let elapsed = started.elapsed();
-        let _entered = span.enter();
-        match outcome {
-            HandleOutcome::Ack => {
-                settle(delivery.ack(BasicAckOptions::default())).await?;
-                obs::record_handled(queue, &message_type, "ack", elapsed);
-            }
-            HandleOutcome::Retry { delay, error } if attempt >= self.work.max_attempts => {
-                tracing::warn!(%queue, attempt, ?delay, "giving up after max attempts, dead-lettering");
-                let reason = match error {
-                    Some(e) => format!("max attempts ({}) reached: {e}", self.work.max_attempts),
-                    None => format!("max attempts ({}) reached", self.work.max_attempts),
-                };
-                self.dead_letter(channel, &delivery, &reason).await?;
-                obs::record_dead_lettered(queue, &message_type, "max_attempts");
-                obs::record_handled(queue, &message_type, "dead_letter", elapsed);
-            }
-            HandleOutcome::Retry { delay, .. } => {
-                let hint = delay.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-                let tier = self.work.retry_tier(attempt, hint).cloned();
-                let props = codec::with_header(
-                    &delivery.properties,
-                    headers::ATTEMPT,
-                    AMQPValue::LongLongInt(i64::from(attempt) + 1),
-                );
-                self.republish(channel, &delivery, tier.as_ref(), props)
-                    .await?;
-                obs::record_retried(queue, &message_type);
-                obs::record_handled(queue, &message_type, "retry", elapsed);
-            }
-            HandleOutcome::Defer { reason, .. }
-                if codec::deferrals(&delivery.properties) >= MAX_DEFERRALS =>
-            {
-                let reason = format!("deferred {MAX_DEFERRALS} times: {reason}");
-                tracing::warn!(%queue, %reason, "giving up waiting, dead-lettering");
-                self.dead_letter(channel, &delivery, &reason).await?;
-                obs::record_dead_lettered(queue, &message_type, "max_deferrals");
-                obs::record_handled(queue, &message_type, "dead_letter", elapsed);
-            }
-            HandleOutcome::Defer { delay, .. } => {
-                // The tier by the delay alone: waiting is not a failed attempt.
-                let hint = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
-                let tier = self.work.retry_tier(1, Some(hint)).cloned();
-                let props = codec::with_header(
-                    &delivery.properties,
-                    headers::DEFERRALS,
-                    AMQPValue::LongLongInt(i64::from(codec::deferrals(&delivery.properties)) + 1),
-                );
-                self.republish(channel, &delivery, tier.as_ref(), props)
-                    .await?;
-                obs::record_handled(queue, &message_type, "defer", elapsed);
-            }
-            HandleOutcome::DeadLetter { reason } => {
-                tracing::warn!(%queue, %reason, "handler dead-lettered the message");
-                self.dead_letter(channel, &delivery, &reason).await?;
-                obs::record_dead_lettered(queue, &message_type, "handler");
-                obs::record_handled(queue, &message_type, "dead_letter", elapsed);
-            }
-        }
-        Ok(())
-    }
-
-    /// Sends the delivery with `props` to the retry `tier` (confirmed) and acks it; requeues it
-    /// when there is no tier or the tier refuses it.
-    async fn republish(
-        &self,
-        channel: &Channel,
-        delivery: &Delivery,
-        tier: Option<&crate::topology::RetryTier>,
-        props: lapin::BasicProperties,
-    ) -> Result<(), AmqpError> {
-        let queue = &self.work.queue;
-        let Some(tier) = tier else {
-            tracing::info!(%queue, "no retry tier, requeueing");
-            settle(delivery.nack(BasicNackOptions {
-                multiple: false,
-                requeue: true,
-            }))
-            .await?;
-            return Ok(());
-        };
-        match publish_confirmed(channel, "", &tier.queue, &delivery.data, props).await {
-            Ok(()) => {
-                settle(delivery.ack(BasicAckOptions::default())).await?;
-                tracing::info!(%queue, tier = %tier.queue, "retry scheduled");
-            }
-            Err(e @ BusError::Unavailable(_)) => return Err(e.into()),
-            Err(e) => {
-                tracing::warn!(%queue, error = %e, "retry tier refused the message, requeueing");
-                settle(delivery.nack(BasicNackOptions {
-                    multiple: false,
-                    requeue: true,
-                }))
-                .await?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Publishes the delivery (body and properties kept, reason headers added) to the work
-    /// queue's dead-letter queue with a confirm, then acks it. If the dead-letter queue refuses
-    /// it, rejects without requeue (the broker then dead-letters it by the queue's arguments).
-    async fn dead_letter(
-        &self,
-        channel: &Channel,
-        delivery: &Delivery,
-        reason: &str,
-    ) -> Result<(), AmqpError> {
-        let props = codec::with_header(
-            &delivery.properties,
-            headers::DEAD_LETTER_REASON,
-            AMQPValue::LongString(LongString::from(reason)),
-        );
-        let props = codec::with_header(
-            &props,
-            headers::DEAD_LETTER_QUEUE,
-            AMQPValue::LongString(LongString::from(self.work.queue.as_str())),
-        );
-        match publish_confirmed(
-            channel,
-            &self.work.dead_letter_exchange,
-            &self.work.dead_letter_routing_key,
-            &delivery.data,
-            props,
-        )
-        .await
-        {
-            Ok(()) => {
-                settle(delivery.ack(BasicAckOptions::default())).await?;
-            }
-            Err(e @ BusError::Unavailable(_)) => return Err(e.into()),
-            Err(e) => {
-                tracing::error!(queue = %self.work.queue, error = %e,
-                    "dead-letter queue refused the message, rejecting it");
-                settle(delivery.reject(BasicRejectOptions { requeue: false })).await?;
-            }
-        }
-        Ok(())
     }
 }
 

@@ -21,13 +21,17 @@ pub mod consumer;
 pub mod dead_letters;
 pub mod declare;
 pub mod depth;
+mod handler;
+mod lanes;
+mod settlement;
 
 pub use bus::AmqpBus;
 pub use codec::{WireError, from_delivery, from_parts, to_amqp};
 pub use connection::{connect, connect_with_retry};
-pub use consumer::{Consumer, HandleOutcome, MessageHandler, consume};
+pub use consumer::{Consumer, consume};
 pub use declare::declare;
 pub use depth::{queue_depth, report_queue_depths};
+pub use handler::{HandleOutcome, MAX_DEFERRALS, MessageHandler, aggregate_key};
 
 /// Error of the AMQP adapter (other than publishing, which returns [`crate::bus::BusError`]).
 #[derive(Debug, thiserror::Error)]

@@ -1,7 +1,7 @@
 //! [`OutboxRelay`]: publishes the outbox on the message bus, in order, at least once.
 
 use super::OUTBOX_CHANNEL;
-use crate::bus::{BusError, MessageBus};
+use crate::bus::{BusError, MessageBus, Outgoing};
 use crate::envelope::RawEnvelope;
 use crate::store::{AggregateKey, OutboxDestination, OutboxMessage};
 use sqlx::postgres::PgListener;
@@ -68,8 +68,9 @@ pub struct OutboxStats {
 /// outcomes with `publish_outcome(context, ..)`.
 ///
 /// Each batch is one transaction that selects unpublished rows `ORDER BY id FOR UPDATE SKIP
-/// LOCKED`, publishes them in order (each confirmed by the broker), marks them published and
-/// commits. Delivery is at least once (a crash between the confirm and the commit republishes;
+/// LOCKED`, publishes them in order with [`MessageBus::publish_batch`] (pipelined on
+/// RabbitMQ: every publish sent, then every confirm awaited), marks the confirmed ones
+/// published and commits. Delivery is at least once (a crash between the confirm and the commit republishes;
 /// consumers de-duplicate by message id).
 ///
 /// **Per-aggregate order with several relays.** A batch only takes rows of aggregates whose
@@ -212,8 +213,10 @@ impl OutboxRelay {
         };
         let mut published: Vec<i64> = Vec::with_capacity(messages.len());
         let mut rejected: Vec<(i64, String)> = Vec::new();
-        for m in &messages {
-            match m.publish(self.bus.as_ref()).await {
+        let batch: Vec<Outgoing<'_>> = messages.iter().map(OutboxMessage::outgoing).collect();
+        let results = self.bus.publish_batch(&batch).await;
+        for (m, result) in messages.iter().zip(results) {
+            match result {
                 Ok(()) => published.push(m.id),
                 Err(e @ (BusError::Rejected(_) | BusError::Encode(_))) => {
                     tracing::error!(

@@ -159,4 +159,12 @@ where
             }
         }
     }
+
+    /// One saga instance's events in order (they come from several aggregates); events of
+    /// different instances concurrently.
+    fn ordering_key(&self, msg: &RawEnvelope) -> Option<String> {
+        self.engine
+            .correlation_key(msg)
+            .map(|key| format!("{}/{key}", msg.meta.tenant_id))
+    }
 }

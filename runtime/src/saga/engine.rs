@@ -224,6 +224,11 @@ where
         saga_id(self.machine.name, correlation_key)
     }
 
+    /// The correlation key of `event` for this saga (`None`: the event does not concern it).
+    pub fn correlation_key(&self, event: &RawEnvelope) -> Option<String> {
+        (self.machine.correlate)(event)
+    }
+
     /// Handles one event: starts an instance (start event), moves one (an event matching a
     /// transition of its current state) or records it as ignored. Duplicates (same message id)
     /// change nothing but republish the instance's pending commands.

@@ -143,29 +143,37 @@ impl PgStateStore {
             }
         }
 
+        // The outbox rows and the relay's wake-up in one statement (one round trip), the rows
+        // in commit order.
         let rows = outbox_messages(commit);
-        for (destination, context, envelope) in &rows {
-            sqlx::query(
-                "INSERT INTO outbox (tenant_id, aggregate_type, aggregate_id, destination, \
-                 context, message_id, envelope) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(&key.tenant_id)
-            .bind(&key.aggregate_type)
-            .bind(&key.aggregate_id)
-            .bind(destination.as_str())
-            .bind(context)
-            .bind(envelope.meta.message_id)
-            .bind(Json(envelope))
-            .execute(&mut **tx)
-            .await
-            .map_err(store_error)?;
-        }
-        sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(OUTBOX_CHANNEL)
-            .bind(key.context())
-            .execute(&mut **tx)
-            .await
-            .map_err(store_error)?;
+        let destinations: Vec<&str> = rows.iter().map(|(d, _, _)| d.as_str()).collect();
+        let contexts: Vec<&str> = rows.iter().map(|(_, c, _)| c.as_str()).collect();
+        let ids: Vec<Uuid> = rows.iter().map(|(_, _, e)| e.meta.message_id).collect();
+        let envelopes: Vec<Json<&crate::envelope::RawEnvelope>> =
+            rows.iter().map(|(_, _, e)| Json(e)).collect();
+        sqlx::query(
+            "WITH inserted AS ( \
+               INSERT INTO outbox (tenant_id, aggregate_type, aggregate_id, destination, \
+                 context, message_id, envelope) \
+               SELECT $1, $2, $3, d, c, m, e \
+               FROM UNNEST($4::text[], $5::text[], $6::uuid[], $7::jsonb[]) \
+                 WITH ORDINALITY AS t(d, c, m, e, n) \
+               ORDER BY n \
+               RETURNING 1) \
+             SELECT pg_notify($8, $9) FROM (SELECT count(*) FROM inserted) AS done",
+        )
+        .bind(&key.tenant_id)
+        .bind(&key.aggregate_type)
+        .bind(&key.aggregate_id)
+        .bind(&destinations)
+        .bind(&contexts)
+        .bind(&ids)
+        .bind(&envelopes)
+        .bind(OUTBOX_CHANNEL)
+        .bind(key.context())
+        .execute(&mut **tx)
+        .await
+        .map_err(store_error)?;
         Ok(CommitResult {
             version,
             outbox_rows: rows.len(),

@@ -45,6 +45,7 @@ impl MessageHandler for Recorder {
             }
         }
         // Long enough for deliveries of other aggregates to arrive meanwhile.
+        tracing::debug!(%aggregate, "handling");
         tokio::time::sleep(Duration::from_millis(15)).await;
         let seq = msg.payload["seq"].as_u64().expect("seq");
         self.seen
@@ -133,8 +134,17 @@ fn assert_in_order_once(r: &Recorder) {
     );
 }
 
-#[tokio::test]
+/// On a multi-threaded runtime with a tracing subscriber, as in the processes, where lanes
+/// resume on other worker threads. (A span entered across an `.await` once corrupted the span
+/// stack there and panicked inside the tracing registry after about a thousand messages,
+/// stranding a lane's deliveries; this test does not reproduce that within its size, the
+/// 10,000-command fault loop did.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn aggregates_run_side_by_side_each_in_order() {
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::sink)
+        .with_max_level(tracing::Level::DEBUG)
+        .try_init();
     let r = run("lanes", 16).await;
     assert_in_order_once(&r);
     let most = r.most_running.load(Ordering::SeqCst);

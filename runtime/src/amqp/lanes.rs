@@ -9,8 +9,10 @@ use super::codec::{WireError, from_delivery};
 use super::handler::MessageHandler;
 use super::settlement::Settler;
 use crate::envelope::RawEnvelope;
+use futures_util::FutureExt;
 use lapin::message::Delivery;
 use std::hash::{DefaultHasher, Hash, Hasher};
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
@@ -23,7 +25,12 @@ pub(super) struct Lanes<H> {
     senders: Vec<mpsc::UnboundedSender<Work>>,
     tasks: JoinSet<()>,
     failed: mpsc::UnboundedReceiver<AmqpError>,
+    fail_tx: mpsc::UnboundedSender<AmqpError>,
     round_robin: usize,
+}
+
+fn lane_failed(what: &str) -> AmqpError {
+    AmqpError::Lapin(lapin::Error::from(std::io::Error::other(what.to_owned())))
 }
 
 /// The lane of `key` among `lanes` (stable within a process).
@@ -59,7 +66,15 @@ impl<H: MessageHandler> Lanes<H> {
                             // Left unacked: the broker redelivers it when the channel closes.
                             break;
                         }
-                        if let Err(e) = settler.process(&*handler, delivery, decoded).await {
+                        // The handler's own panics are caught inside `process`; anything else
+                        // that panics here must still end the session, or this lane's
+                        // deliveries would stay unacked for ever.
+                        let settled =
+                            AssertUnwindSafe(settler.process(&*handler, delivery, decoded))
+                                .catch_unwind()
+                                .await
+                                .unwrap_or_else(|_| Err(lane_failed("a consumer lane panicked")));
+                        if let Err(e) = settled {
                             let _ = fail_tx.send(e);
                             break;
                         }
@@ -73,6 +88,7 @@ impl<H: MessageHandler> Lanes<H> {
             senders,
             tasks,
             failed,
+            fail_tx,
             round_robin: 0,
         }
     }
@@ -94,15 +110,18 @@ impl<H: MessageHandler> Lanes<H> {
         };
         // A lane only goes away after a failure, which ends the session: the delivery is then
         // redelivered by the broker.
-        let _ = self.senders[lane].send((delivery, decoded));
+        if self.senders[lane].send((delivery, decoded)).is_err() {
+            let _ = self.fail_tx.send(lane_failed(
+                "a consumer lane stopped; restarting the session",
+            ));
+        }
     }
 
     /// Completes with the first lane's failure (a broken channel or connection).
     pub(super) async fn failure(&mut self) -> AmqpError {
         match self.failed.recv().await {
             Some(e) => e,
-            // Never: `self` holds no sender, but every lane task holds one until it ends,
-            // and lanes end only on failure or after `finish`.
+            // Never: `self` holds a sender itself.
             None => std::future::pending().await,
         }
     }

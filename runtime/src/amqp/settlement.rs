@@ -91,7 +91,24 @@ impl Settler {
                 }
             });
         let elapsed = started.elapsed();
-        let _entered = span.enter();
+        // Instrumented, not entered: an `Entered` guard held across an `.await` corrupts the
+        // span stack when the task resumes on another worker thread.
+        self.settle_outcome(&delivery, outcome, &message_type, attempt, elapsed)
+            .instrument(span)
+            .await
+    }
+
+    /// Acks, retries, defers or dead-letters `delivery` by the handler's `outcome`.
+    async fn settle_outcome(
+        &self,
+        delivery: &Delivery,
+        outcome: HandleOutcome,
+        message_type: &str,
+        attempt: u32,
+        elapsed: Duration,
+    ) -> Result<(), AmqpError> {
+        let queue = self.work.queue.as_str();
+        let message_type = message_type.to_owned();
         match outcome {
             HandleOutcome::Ack => {
                 settle(delivery.ack(BasicAckOptions::default())).await?;
@@ -103,7 +120,7 @@ impl Settler {
                     Some(e) => format!("max attempts ({}) reached: {e}", self.work.max_attempts),
                     None => format!("max attempts ({}) reached", self.work.max_attempts),
                 };
-                self.dead_letter(&delivery, &reason).await?;
+                self.dead_letter(delivery, &reason).await?;
                 obs::record_dead_lettered(queue, &message_type, "max_attempts");
                 obs::record_handled(queue, &message_type, "dead_letter", elapsed);
             }
@@ -115,7 +132,7 @@ impl Settler {
                     headers::ATTEMPT,
                     AMQPValue::LongLongInt(i64::from(attempt) + 1),
                 );
-                self.republish(&delivery, tier.as_ref(), props).await?;
+                self.republish(delivery, tier.as_ref(), props).await?;
                 obs::record_retried(queue, &message_type);
                 obs::record_handled(queue, &message_type, "retry", elapsed);
             }
@@ -124,7 +141,7 @@ impl Settler {
             {
                 let reason = format!("deferred {MAX_DEFERRALS} times: {reason}");
                 tracing::warn!(%queue, %reason, "giving up waiting, dead-lettering");
-                self.dead_letter(&delivery, &reason).await?;
+                self.dead_letter(delivery, &reason).await?;
                 obs::record_dead_lettered(queue, &message_type, "max_deferrals");
                 obs::record_handled(queue, &message_type, "dead_letter", elapsed);
             }
@@ -137,12 +154,12 @@ impl Settler {
                     headers::DEFERRALS,
                     AMQPValue::LongLongInt(i64::from(codec::deferrals(&delivery.properties)) + 1),
                 );
-                self.republish(&delivery, tier.as_ref(), props).await?;
+                self.republish(delivery, tier.as_ref(), props).await?;
                 obs::record_handled(queue, &message_type, "defer", elapsed);
             }
             HandleOutcome::DeadLetter { reason } => {
                 tracing::warn!(%queue, %reason, "handler dead-lettered the message");
-                self.dead_letter(&delivery, &reason).await?;
+                self.dead_letter(delivery, &reason).await?;
                 obs::record_dead_lettered(queue, &message_type, "handler");
                 obs::record_handled(queue, &message_type, "dead_letter", elapsed);
             }

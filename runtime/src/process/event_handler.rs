@@ -128,11 +128,13 @@ pub async fn run_event_handler_with<P: Projection>(
         },
     );
     let checks = vec![
-        support::mongo_check(db),
+        support::mongo_check(db.clone()),
         Check::flag("event-consumer", ready),
     ];
     process.serve(axum::Router::new(), checks).await?;
-    process.run().await
+    let result = process.run().await;
+    support::close_mongo(db).await;
+    result
 }
 
 struct EventConsumer<P> {

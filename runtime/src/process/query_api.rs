@@ -57,7 +57,9 @@ pub async fn run_query_api_with(
             api.read_model(*route)
         });
     process
-        .serve(api.router(), vec![support::mongo_check(db)])
+        .serve(api.router(), vec![support::mongo_check(db.clone())])
         .await?;
-    process.run().await
+    let result = process.run().await;
+    support::close_mongo(db).await;
+    result
 }

@@ -102,13 +102,14 @@ where
     support::spawn_consumer(&mut process, consumer, SagaConsumer { engine });
 
     let checks = vec![
-        support::mongo_check(db),
+        support::mongo_check(db.clone()),
         support::bus_check(bus.clone(), process.options.config.amqp_url.clone()),
         Check::flag("saga-consumer", ready),
     ];
     process.serve(axum::Router::new(), checks).await?;
     let result = process.run().await;
     bus.close().await;
+    support::close_mongo(db).await;
     result
 }
 

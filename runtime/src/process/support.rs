@@ -452,6 +452,16 @@ pub(crate) fn spawn_consumer<H: crate::amqp::MessageHandler>(
     });
 }
 
+/// Shuts the MongoDB client down inside the process's runtime. Dropping the last client
+/// instead spawns its session cleanup while the runtime is going away, where the driver
+/// (3.9) panics.
+#[cfg(feature = "mongo")]
+pub(crate) async fn close_mongo(db: mongodb::Database) {
+    let client = db.client().clone();
+    drop(db);
+    client.shutdown().immediate(true).await;
+}
+
 /// Connects to MongoDB (retrying a `ping` until it answers). `Ok(None)`: stopped.
 #[cfg(feature = "mongo")]
 pub(crate) async fn connect_mongo(

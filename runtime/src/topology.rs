@@ -176,6 +176,9 @@ pub struct QueueArguments {
     pub overflow: Option<Overflow>,
     /// `x-max-length` (messages).
     pub max_length: Option<u32>,
+    /// `x-single-active-consumer`: one consumer at a time receives the queue's messages, the
+    /// others wait as hot standbys (keeps the order of an ordered stream across replicas).
+    pub single_active_consumer: Option<bool>,
 }
 
 /// A queue argument value.
@@ -186,6 +189,8 @@ pub enum ArgumentValue {
     Text(String),
     /// An integer argument (`x-delivery-limit`, `x-message-ttl`, ...).
     Int(i64),
+    /// A boolean argument (`x-single-active-consumer`).
+    Bool(bool),
 }
 
 /// A queue to declare.
@@ -244,6 +249,12 @@ impl QueueSpec {
         }
         if let Some(v) = a.max_length {
             out.insert("x-max-length".to_owned(), ArgumentValue::Int(v.into()));
+        }
+        if let Some(v) = a.single_active_consumer {
+            out.insert(
+                "x-single-active-consumer".to_owned(),
+                ArgumentValue::Bool(v),
+            );
         }
         out
     }

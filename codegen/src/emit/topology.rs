@@ -70,6 +70,7 @@ fn work_queue(out: &mut Topology, q: &ConsumedQueue, dlx: &str) {
             dead_letter_routing_key: Some(q.name.clone()),
             dead_letter_strategy: quorum.then_some(DeadLetterStrategy::AtLeastOnce),
             overflow: quorum.then_some(Overflow::RejectPublish),
+            single_active_consumer: q.single_active_consumer.then_some(true),
             ..QueueArguments::default()
         },
     });

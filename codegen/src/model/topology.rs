@@ -34,6 +34,9 @@ pub struct QueueSettings {
     pub retry_delays: Vec<Duration>,
     /// Handling attempts before a message is dead-lettered.
     pub max_attempts: u32,
+    /// `x-single-active-consumer` as set in `topology.yaml`; `None`: by the queue's role
+    /// (see [`ConsumedQueue::single_active_consumer`]).
+    pub single_active_consumer: Option<bool>,
 }
 
 impl Default for QueueSettings {
@@ -48,6 +51,7 @@ impl Default for QueueSettings {
                 Duration::from_secs(60),
             ],
             max_attempts: 5,
+            single_active_consumer: None,
         }
     }
 }
@@ -67,6 +71,10 @@ pub struct ConsumedQueue {
     pub dead_letter_queue: String,
     /// Delayed-retry queues with their delay.
     pub retry_queues: Vec<(Duration, String)>,
+    /// Whether one consumer at a time receives its messages (`x-single-active-consumer`):
+    /// the setting, else `true` for event-handler and saga queues (ordered event streams) and
+    /// `false` for command and outcome queues.
+    pub single_active_consumer: bool,
 }
 
 /// The queues and exchanges of one context.

@@ -78,4 +78,10 @@ pub struct QueueSettingsDef {
     /// Handling attempts before a failing message is dead-lettered (default 5).
     #[serde(default)]
     pub max_attempts: Option<Loc<u32>>,
+    /// Whether only one consumer at a time receives the queue's messages, the other replicas
+    /// waiting as hot standbys (`x-single-active-consumer`). Default: `true` for the queues of
+    /// event handlers and sagas (their events must stay in order across replicas), `false` for
+    /// command queues and the Command API's outcome queues (competing consumers).
+    #[serde(default)]
+    pub single_active_consumer: Option<Loc<bool>>,
 }

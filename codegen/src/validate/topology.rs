@@ -130,31 +130,35 @@ impl Validator<'_> {
             }
             s
         };
-        let consumed =
-            |name: String, process: String, settings: QueueSettings, bindings: Vec<String>| {
-                let dead_letter_queue = fill(&naming.dead_letter_queue, &[("{queue}", &name)]);
-                let retry_queues = settings
-                    .retry_delays
-                    .iter()
-                    .map(|d| {
-                        (
-                            *d,
-                            fill(
-                                &naming.retry_queue,
-                                &[("{queue}", &name), ("{delay}", &short_duration(*d))],
-                            ),
-                        )
-                    })
-                    .collect();
-                ConsumedQueue {
-                    name,
-                    process,
-                    settings,
-                    bindings,
-                    dead_letter_queue,
-                    retry_queues,
-                }
-            };
+        let consumed = |name: String,
+                        process: String,
+                        settings: QueueSettings,
+                        bindings: Vec<String>,
+                        ordered: bool| {
+            let dead_letter_queue = fill(&naming.dead_letter_queue, &[("{queue}", &name)]);
+            let retry_queues = settings
+                .retry_delays
+                .iter()
+                .map(|d| {
+                    (
+                        *d,
+                        fill(
+                            &naming.retry_queue,
+                            &[("{queue}", &name), ("{delay}", &short_duration(*d))],
+                        ),
+                    )
+                })
+                .collect();
+            ConsumedQueue {
+                name,
+                process,
+                single_active_consumer: settings.single_active_consumer.unwrap_or(ordered),
+                settings,
+                bindings,
+                dead_letter_queue,
+                retry_queues,
+            }
+        };
         let mut out_contexts = Vec::new();
         for c in contexts {
             let ctx = c.name.as_str();
@@ -181,6 +185,7 @@ impl Validator<'_> {
                     ch.clone(),
                     settings(&ch),
                     vec![],
+                    false,
                 ),
                 event_exchange,
                 outcome_exchange: fill(&naming.outcome_exchange, &[("{context}", ctx)]),
@@ -192,6 +197,7 @@ impl Validator<'_> {
                     eh.clone(),
                     settings(&eh),
                     bindings,
+                    true,
                 ),
                 outcome_queue: consumed(
                     fill(
@@ -201,6 +207,7 @@ impl Validator<'_> {
                     api.clone(),
                     settings(&api),
                     vec![fill(&naming.outcome_exchange, &[("{context}", ctx)])],
+                    false,
                 ),
             });
         }
@@ -221,6 +228,7 @@ impl Validator<'_> {
                     process.clone(),
                     settings(&process),
                     bindings,
+                    true,
                 ),
             });
         }
@@ -287,6 +295,9 @@ impl Validator<'_> {
             } else {
                 s.delivery_limit = Some(l.value);
             }
+        }
+        if let Some(b) = &d.single_active_consumer {
+            s.single_active_consumer = Some(b.value);
         }
         if let Some(m) = &d.max_attempts {
             if m.value == 0 {

@@ -72,6 +72,7 @@ pub fn queue_arguments(queue: &QueueSpec) -> FieldTable {
         let value = match v {
             ArgumentValue::Text(s) => AMQPValue::LongString(LongString::from(s)),
             ArgumentValue::Int(i) => AMQPValue::LongLongInt(i),
+            ArgumentValue::Bool(b) => AMQPValue::Boolean(b),
         };
         table.insert(k.into(), value);
     }

@@ -36,6 +36,7 @@ pub fn definitions(t: &Topology) -> Value {
                 let v = match v {
                     ArgumentValue::Text(s) => Value::String(s),
                     ArgumentValue::Int(i) => json!(i),
+                    ArgumentValue::Bool(b) => json!(b),
                 };
                 args.insert(k, v);
             }

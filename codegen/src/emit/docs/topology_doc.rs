@@ -30,6 +30,7 @@ pub fn arguments_text(args: &std::collections::BTreeMap<String, ArgumentValue>) 
             ArgumentValue::Text(s) if s.is_empty() => format!("`{k}=\"\"`"),
             ArgumentValue::Text(s) => format!("`{k}={s}`"),
             ArgumentValue::Int(i) => format!("`{k}={i}`"),
+            ArgumentValue::Bool(b) => format!("`{k}={b}`"),
         })
         .collect::<Vec<_>>()
         .join("<br>")

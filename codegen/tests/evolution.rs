@@ -91,6 +91,21 @@ fn every_kind_of_change_appears_in_the_corpus() {
 }
 
 #[test]
+fn the_readme_lists_every_kind() {
+    let readme = std::fs::read_to_string(common::repo_root().join("README.md")).expect("README");
+    let section = readme
+        .split("## Evolving a running system")
+        .nth(1)
+        .expect("the README has the section");
+    let missing: Vec<&str> = Kind::ALL
+        .iter()
+        .map(|k| k.code())
+        .filter(|code| !section.contains(&format!("`{code}`")))
+        .collect();
+    assert!(missing.is_empty(), "README.md does not list {missing:?}");
+}
+
+#[test]
 fn the_repository_catalog_has_no_change_against_itself() {
     let root = common::repo_root();
     let a = load(&root);

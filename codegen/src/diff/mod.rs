@@ -16,7 +16,7 @@
 //!
 //! The verdicts follow what the generated Rust does with unknown and missing JSON fields
 //! ([`fields`]), what the runtime does with unknown message types and saga states, and what
-//! RabbitMQ does when a queue is declared again with other arguments ([`topology`]).
+//! RabbitMQ does when a queue is declared again with other arguments (`diff/topology.rs`).
 
 pub mod accept;
 pub mod against;

@@ -34,8 +34,10 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
-    /// Classifies every change since an earlier catalog for a running system (exit 0: nothing
-    /// breaking; 1: a breaking change no `--accept` file accepts; 2: usage or load error).
+    /// Classifies every change since an earlier catalog: compatible, migration or breaking.
+    ///
+    /// Exit 0: nothing breaking; 1: a breaking change no `--accept` file accepts; 2: usage or
+    /// load error. README.md, "Evolving a running system", lists every kind of change.
     Diff {
         /// The earlier catalog: a git revision of the repository holding the catalog root
         /// (read with `git show`), or a catalog root folder.

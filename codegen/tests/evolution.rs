@@ -226,7 +226,14 @@ fn the_cli_reads_the_earlier_catalog_from_a_git_revision() {
     let root = dir.join("project");
     let git = |args: &[&str]| {
         let out = Command::new("git")
-            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+            .args([
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@example.com",
+                "-c",
+                "commit.gpgsign=false",
+            ])
             .args(args)
             .current_dir(&dir)
             .output()

@@ -19,6 +19,16 @@ for catalog in tests/catalogs/*/; do
   cargo run -q -p codegen -- --root "$catalog" generate --check
 done
 cargo run -q -p codegen -- schema --out schema --check
+echo "== catalog changes since the previous commit are safe for a running system (codegen diff)"
+if git rev-parse --verify --quiet 'HEAD~1^{commit}' >/dev/null 2>&1; then
+  accept=()
+  if [ -f catalog-changes.yaml ]; then
+    accept=(--accept catalog-changes.yaml)
+  fi
+  cargo run -q -p codegen -- diff --against HEAD~1 "${accept[@]}"
+else
+  echo "skipped: HEAD~1 does not exist (a clone without history)"
+fi
 echo "== validator of the Kubernetes manifests; the example's binaries for the end-to-end tests"
 scripts/k8s-tools.sh >/dev/null
 packages=(-p order-fulfillment-saga)

@@ -1,7 +1,7 @@
 //! Diagnostics: every problem of a catalog, reported at once as
 //! `path/to/file.yaml:LINE:COL: error: message` (or `warning:`) followed by a source snippet.
 
-use crate::source::{FileId, Sources};
+use crate::source::{FileId, SourceFile, Sources};
 use crate::syntax::Pos;
 use std::fmt::Write as _;
 
@@ -158,32 +158,70 @@ const SNIPPET_WIDTH: usize = 100;
 
 fn render_one(out: &mut String, d: &Diagnostic, sources: &Sources) {
     let file = sources.get(d.file);
-    let label = d.severity.label();
-    if !d.pos.is_known() {
-        let _ = writeln!(out, "{}: {label}: {}", file.path, d.message);
-        if let Some(help) = &d.help {
-            let _ = writeln!(out, "  = help: {help}");
+    let notes: Vec<(&str, &str)> = d.help.iter().map(|h| ("help", h.as_str())).collect();
+    render_snippet(
+        out,
+        &Snippet {
+            file,
+            path: &file.path,
+            pos: d.pos,
+            len: d.len,
+            label: d.severity.label(),
+            message: &d.message,
+            notes: &notes,
+        },
+    );
+}
+
+/// One positioned message rendered as `path:LINE:COL: label: message`, a source snippet with
+/// the position underlined, and `= name: text` notes: the shape of a [`Diagnostic`] and of a
+/// finding of `codegen diff`.
+#[derive(Clone, Copy, Debug)]
+pub struct Snippet<'a> {
+    /// The file the snippet is taken from.
+    pub file: &'a SourceFile,
+    /// The path shown in front of the position (usually `file.path`).
+    pub path: &'a str,
+    /// Where the underlined text starts; an unknown position renders no snippet.
+    pub pos: Pos,
+    /// How many characters to underline; 0 underlines the whole YAML key or scalar at `pos`.
+    pub len: usize,
+    /// The word after the position (`error`, `warning`, `breaking`, ...).
+    pub label: &'a str,
+    /// The message.
+    pub message: &'a str,
+    /// Notes under the snippet, `(name, text)`, rendered as `= name: text`.
+    pub notes: &'a [(&'a str, &'a str)],
+}
+
+/// Renders one [`Snippet`] into `out`.
+pub fn render_snippet(out: &mut String, s: &Snippet<'_>) {
+    let (file, label) = (s.file, s.label);
+    if !s.pos.is_known() {
+        let _ = writeln!(out, "{}: {label}: {}", s.path, s.message);
+        for (name, text) in s.notes {
+            let _ = writeln!(out, "  = {name}: {text}");
         }
         return;
     }
     let _ = writeln!(
         out,
         "{}:{}:{}: {label}: {}",
-        file.path, d.pos.line, d.pos.column, d.message
+        s.path, s.pos.line, s.pos.column, s.message
     );
     let line: Vec<char> = file
-        .line_text(d.pos.line)
+        .line_text(s.pos.line)
         .replace('\t', " ")
         .chars()
         .collect();
-    let gutter = d.pos.line.to_string().len();
+    let gutter = s.pos.line.to_string().len();
     let pad = " ".repeat(gutter);
     let width = line.len();
-    let col = (d.pos.column as usize).saturating_sub(1).min(width);
-    let len = if d.len == 0 {
+    let col = (s.pos.column as usize).saturating_sub(1).min(width);
+    let len = if s.len == 0 {
         token_len(&line[col..])
     } else {
-        d.len
+        s.len
     };
     let len = len.clamp(1, width.saturating_sub(col).max(1));
     // A long line is cut to a window around the underlined text.
@@ -204,10 +242,10 @@ fn render_one(out: &mut String, d: &Diagnostic, sources: &Sources) {
     }
     let carets = "^".repeat(len.min(end.saturating_sub(col)).max(1));
     let _ = writeln!(out, "{pad} |");
-    let _ = writeln!(out, "{} | {}", d.pos.line, shown.trim_end());
+    let _ = writeln!(out, "{} | {}", s.pos.line, shown.trim_end());
     let _ = writeln!(out, "{pad} | {}{carets}", " ".repeat(caret_col));
-    if let Some(help) = &d.help {
-        let _ = writeln!(out, "{pad} = help: {help}");
+    for (name, text) in s.notes {
+        let _ = writeln!(out, "{pad} = {name}: {text}");
     }
 }
 

@@ -3,10 +3,11 @@
 //! Compiles YAML catalogs of message-driven microservices into Rust service crates and the
 //! documents people review. The pipeline: catalog YAML ([`syntax`], read by [`load`]) →
 //! validated intermediate [`model`] ([`validate`], with positioned [`diagnostic`]s) →
-//! emitters, which read only the model.
+//! emitters, which read only the model. [`diff`] compares two models for a running system.
 #![warn(missing_docs)]
 
 pub mod diagnostic;
+pub mod diff;
 pub mod emit;
 pub mod init;
 pub mod load;

@@ -34,6 +34,22 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Classifies every change since an earlier catalog: compatible, migration or breaking.
+    ///
+    /// Exit 0: nothing breaking; 1: a breaking change no `--accept` file accepts; 2: usage or
+    /// load error. README.md, "Evolving a running system", lists every kind of change.
+    Diff {
+        /// The earlier catalog: a git revision of the repository holding the catalog root
+        /// (read with `git show`), or a catalog root folder.
+        #[arg(long, value_name = "GIT_REF|DIR", default_value = "HEAD")]
+        against: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// A YAML file of breaking changes made on purpose (`accept: [{ kind, subject }]`).
+        #[arg(long, value_name = "FILE")]
+        accept: Option<PathBuf>,
+    },
     /// Prints the JSON Schemas of the catalog files, or writes them to a folder.
     Schema {
         /// Folder to write `context.schema.json`, `sagas.schema.json`, `topology.schema.json`
@@ -44,6 +60,15 @@ enum Command {
         #[arg(long, requires = "out")]
         check: bool,
     },
+}
+
+/// Output formats of `diff`.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum Format {
+    /// Positioned findings with snippets, like the catalog diagnostics.
+    Text,
+    /// A stable JSON array of findings.
+    Json,
 }
 
 /// Where a new project's crates take the `runtime` crate from; at most one of `--runtime-path`,
@@ -81,6 +106,11 @@ fn main() -> ExitCode {
         Command::Check => check(&cli.root),
         Command::Generate { check } => generate(&cli.root, *check),
         Command::Schema { out, check } => schema(out.as_deref(), *check),
+        Command::Diff {
+            against,
+            format,
+            accept,
+        } => Ok(diff(&cli.root, against, *format, accept.as_deref())),
     };
     match result {
         Ok(code) => code,
@@ -257,6 +287,75 @@ fn generate(root: &Path, check: bool) -> Result<ExitCode, String> {
         println!("wrote the starter {path}: implement its hooks (the build fails until you do)");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `diff`: exit 0 without breaking findings, 1 with breaking ones not accepted, 2 when a
+/// catalog or the accept file cannot be loaded.
+fn diff(root: &Path, against: &str, format: Format, accept: Option<&Path>) -> ExitCode {
+    use codegen::diff::{self, accept::AcceptFile, against::Against, report};
+    let usage = ExitCode::from(2);
+    let after = match codegen::load_catalog_warned(root) {
+        Ok(c) => c,
+        Err(e) => {
+            report(&e);
+            return usage;
+        }
+    };
+    let against = Against::from_arg(against);
+    let files = match against.read_files(root) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return usage;
+        }
+    };
+    let prefix = against.prefix();
+    let before = match codegen::check_files_warned(files) {
+        Ok(c) => c,
+        Err(r) => {
+            eprintln!("error: the earlier catalog (`{prefix}`) does not load:");
+            eprint!("{}", r.render());
+            return usage;
+        }
+    };
+    let accepted = match accept.map(|p| {
+        std::fs::read_to_string(p)
+            .map_err(|e| format!("cannot read `{}`: {e}", p.display()))
+            .and_then(|t| AcceptFile::parse(&t).map_err(|e| format!("{}: {e}", p.display())))
+    }) {
+        None => AcceptFile::default(),
+        Some(Ok(a)) => a,
+        Some(Err(e)) => {
+            eprintln!("error: {e}");
+            return usage;
+        }
+    };
+    let mut findings = diff::compare(diff::Catalog::of(&before), diff::Catalog::of(&after));
+    for unused in accepted.apply(&mut findings) {
+        eprintln!(
+            "warning: the accepted change {} `{}` matches no finding",
+            unused.kind, unused.subject
+        );
+    }
+    match format {
+        Format::Text => print!(
+            "{}",
+            report::text(
+                &findings,
+                report::Shown {
+                    before: &before.sources,
+                    before_prefix: &prefix,
+                    after: &after.sources,
+                },
+            )
+        ),
+        Format::Json => print!("{}", report::json(&findings)),
+    }
+    if report::Summary::of(&findings).fails() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 fn schema(out: Option<&Path>, check: bool) -> Result<ExitCode, String> {

@@ -1,0 +1,305 @@
+//! The `wire` audience: commands and events as JSON on RabbitMQ queues and in the outbox.
+//!
+//! What the generated code does (`emit/rust/contracts.rs`, `runtime`): the CommandHandler
+//! decodes a command by its type name into a struct with `#[serde(deny_unknown_fields)]` and
+//! dead-letters what does not decode, an unknown type included; the Command API decodes HTTP
+//! bodies into the same struct (400 on failure). Event structs accept unknown keys. An
+//! EventHandler skips event types its read models do not project and a saga ignores event
+//! types it does not handle, so an event type that is gone is silently dropped. Events are
+//! published by their context's CommandHandler (the outbox relay) and are never stored as
+//! events, so an event no process consumes can change freely.
+
+use super::fields::{self, Change, Compat};
+use super::impact::Impact;
+use super::{Cx, Draft, Kind, Side, Verdict, pair_renames, quoted};
+use crate::emit::rust::names::{Process, process_package};
+use crate::model::{Field, MessageName, Model};
+
+/// A command or event of one model.
+struct Message<'a> {
+    name: MessageName,
+    aggregate: &'a str,
+    fields: &'a [Field],
+}
+
+fn messages(model: &Model, commands: bool) -> Vec<Message<'_>> {
+    let mut out = Vec::new();
+    for ctx in &model.contexts {
+        let name = |n: &str| MessageName {
+            context: ctx.name.clone(),
+            name: n.to_owned(),
+        };
+        if commands {
+            out.extend(ctx.commands.iter().map(|c| Message {
+                name: name(&c.name),
+                aggregate: &c.aggregate,
+                fields: &c.fields,
+            }));
+        } else {
+            out.extend(ctx.events.iter().map(|e| Message {
+                name: name(&e.name),
+                aggregate: &e.aggregate,
+                fields: &e.fields,
+            }));
+        }
+    }
+    out
+}
+
+/// Compares every command and event.
+pub(super) fn compare(cx: &mut Cx<'_>) {
+    for commands in [true, false] {
+        let (before, after) = (messages(cx.before, commands), messages(cx.after, commands));
+        let removed: Vec<&Message> = before
+            .iter()
+            .filter(|b| !after.iter().any(|a| a.name == b.name))
+            .collect();
+        let added: Vec<&Message> = after
+            .iter()
+            .filter(|a| !before.iter().any(|b| b.name == a.name))
+            .collect();
+        let (renamed, removed, added) = pair_renames(removed, added, |b, a| {
+            b.name.context == a.name.context && b.aggregate == a.aggregate && b.fields == a.fields
+        });
+        for m in added {
+            let what = noun(commands);
+            let draft = Draft::new(
+                Kind::WireMessageAdded,
+                Verdict::Compatible,
+                m.name.to_string(),
+                format!("{what} `{}` added", m.name),
+                "no running process sends or reads it yet",
+            )
+            .impact(impact(cx.after, &m.name, commands));
+            cx.push_after(draft, &anchor(&m.name, commands));
+        }
+        for m in removed {
+            let draft = gone(cx, &m.name, None, commands);
+            cx.push_before(draft, &anchor(&m.name, commands));
+        }
+        for (b, a) in renamed {
+            let draft = gone(cx, &b.name, Some(&a.name), commands);
+            cx.push_after(draft, &anchor(&a.name, commands));
+        }
+        for a in &after {
+            let Some(b) = before.iter().find(|b| b.name == a.name) else {
+                continue;
+            };
+            let site = Site::message(cx, &a.name, commands);
+            for change in fields::changes(b.fields, a.fields) {
+                let subject = format!("{}.{}", a.name, change.name());
+                let draft = site.field(&change, subject);
+                let at = format!("{}.fields.{}", anchor(&a.name, commands), change.name());
+                push_field(cx, draft, &change, &at);
+            }
+        }
+    }
+}
+
+/// Records a field finding: in the earlier catalog for a removal, at the type for a type
+/// change, else at the field.
+pub(super) fn push_field(cx: &mut Cx<'_>, draft: Draft, change: &Change<'_>, at: &str) {
+    match change {
+        Change::Added(_) => cx.push_after(draft, at),
+        Change::Removed(_) => cx.push_before(draft, at),
+        Change::Retyped(..) => cx.push(draft, &[(Side::After, &format!("{at}.type"))]),
+    }
+}
+
+fn noun(commands: bool) -> &'static str {
+    if commands { "command" } else { "event" }
+}
+
+fn anchor(name: &MessageName, commands: bool) -> String {
+    let group = if commands { "commands" } else { "events" };
+    format!("{}.{group}.{}", name.context, name.name)
+}
+
+fn impact(model: &Model, name: &MessageName, commands: bool) -> Impact {
+    if commands {
+        Impact::command(model, name)
+    } else {
+        Impact::event(model, name)
+    }
+}
+
+/// A removed message, or a renamed one (`to`).
+fn gone(cx: &Cx<'_>, name: &MessageName, to: Option<&MessageName>, commands: bool) -> Draft {
+    let mut affected = impact(cx.before, name, commands);
+    if let Some(to) = to {
+        affected.merge(impact(cx.after, to, commands));
+    }
+    let (kind, message) = match to {
+        Some(to) => (
+            Kind::WireMessageRenamed,
+            format!("{} `{name}` renamed to `{to}`", noun(commands)),
+        ),
+        None => (
+            Kind::WireMessageRemoved,
+            format!("{} `{name}` removed", noun(commands)),
+        ),
+    };
+    let consumers = Impact::event_consumers(cx.before, name);
+    let (verdict, reason) = if commands {
+        let route = if cx.before.command(name).is_some_and(|c| c.route.is_some()) {
+            ", and its HTTP route answers 404"
+        } else {
+            ""
+        };
+        (
+            Verdict::Breaking,
+            format!(
+                "messages carry their type name, so `{name}` commands still queued are dead-lettered as an unknown type by the new CommandHandler{route}"
+            ),
+        )
+    } else if consumers.processes.is_empty() {
+        (
+            Verdict::Compatible,
+            "no generated process consumes it".to_owned(),
+        )
+    } else {
+        (
+            Verdict::Breaking,
+            format!(
+                "messages carry their type name, so `{name}` events still queued or waiting in the outbox are skipped as an unknown type by {}, and their effect is lost",
+                quoted(&consumers.processes)
+            ),
+        )
+    };
+    Draft::new(kind, verdict, name.to_string(), message, reason).impact(affected)
+}
+
+/// Where a field change is read on the wire, and how.
+pub(super) struct Site {
+    /// `command `shop.AddItem``, `record `shop.Note``.
+    pub what: String,
+    /// Whether the struct denies unknown keys (command structs).
+    pub deny_unknown: bool,
+    /// The migration step when readers of the old catalog cannot read new messages.
+    pub readers_first: String,
+    /// Whether no process reads the messages (events nobody consumes).
+    pub unread: bool,
+    /// What the change affects.
+    pub impact: Impact,
+}
+
+impl Site {
+    /// The site of a command's or event's own fields.
+    fn message(cx: &Cx<'_>, name: &MessageName, commands: bool) -> Site {
+        let impact = impact(cx.before, name, commands).and(impact(cx.after, name, commands));
+        let handler = process_package(&name.context, Process::CommandHandler);
+        if commands {
+            let producers: Vec<&String> =
+                impact.processes.iter().filter(|p| **p != handler).collect();
+            Site {
+                what: format!("command `{name}`"),
+                deny_unknown: true,
+                readers_first: format!(
+                    "deploy `{handler}` before the processes that send the command ({})",
+                    quoted(&producers)
+                ),
+                unread: false,
+                impact,
+            }
+        } else {
+            let consumers = Impact::event_consumers(cx.before, name)
+                .and(Impact::event_consumers(cx.after, name));
+            Site {
+                what: format!("event `{name}`"),
+                deny_unknown: false,
+                readers_first: format!(
+                    "deploy its consumers ({}) before `{handler}`, which publishes it",
+                    quoted(&consumers.processes)
+                ),
+                unread: consumers.processes.is_empty(),
+                impact,
+            }
+        }
+    }
+
+    /// The finding of one field change.
+    pub fn field(&self, change: &Change<'_>, subject: String) -> Draft {
+        let compat = fields::compat(change, self.deny_unknown);
+        let (kind, message) = match change {
+            Change::Added(f) => (
+                Kind::WireFieldAdded,
+                format!("{} added to {}", fields::describe(f), self.what),
+            ),
+            Change::Removed(f) => (
+                Kind::WireFieldRemoved,
+                format!("field `{}` removed from {}", f.name, self.what),
+            ),
+            Change::Retyped(o, n) => (
+                Kind::WireFieldTypeChanged,
+                format!(
+                    "field `{}` of {} changed from `{}` to `{}`",
+                    n.name, self.what, o.ty, n.ty
+                ),
+            ),
+        };
+        let (verdict, reason) = if self.unread {
+            (
+                Verdict::Compatible,
+                "no generated process consumes these messages".to_owned(),
+            )
+        } else {
+            (verdict(compat), reason(change, compat, self.deny_unknown))
+        };
+        let draft = Draft::new(kind, verdict, subject, message, reason).impact(self.impact.clone());
+        if verdict == Verdict::Migration {
+            draft.step(self.readers_first.clone())
+        } else {
+            draft
+        }
+    }
+}
+
+/// Breaking when new code cannot read old messages, a migration (readers first) when old
+/// code cannot read new ones, else compatible.
+pub(super) fn verdict(c: Compat) -> Verdict {
+    if !c.forward {
+        Verdict::Breaking
+    } else if !c.rollout {
+        Verdict::Migration
+    } else {
+        Verdict::Compatible
+    }
+}
+
+fn reason(change: &Change<'_>, c: Compat, deny_unknown: bool) -> String {
+    match change {
+        Change::Added(f) if !c.forward => format!(
+            "messages queued or waiting in the outbox before the deploy lack the required `{}`, so the new code cannot decode them and dead-letters them",
+            f.name
+        ),
+        Change::Added(f) if !c.rollout => format!(
+            "older messages without `{}` read it as none, but command structs deny unknown fields, so a CommandHandler of the old catalog dead-letters commands that carry it",
+            f.name
+        ),
+        Change::Added(f) => format!(
+            "older messages without `{}` read it as none, and readers of the old catalog ignore unknown fields",
+            f.name
+        ),
+        Change::Removed(f) if !c.forward && deny_unknown => format!(
+            "command structs deny unknown fields, so queued commands that still carry `{}` are dead-lettered by the new CommandHandler, and HTTP clients that send it get 400",
+            f.name
+        ),
+        Change::Removed(f) if !c.rollout => format!(
+            "the new code ignores `{}` in older messages, but readers of the old catalog cannot decode messages without the required `{}`",
+            f.name, f.name
+        ),
+        Change::Removed(f) => format!(
+            "the new code ignores `{}` in older messages, and readers of the old catalog read its absence as none",
+            f.name
+        ),
+        Change::Retyped(o, n) if !c.forward => format!(
+            "messages written before the deploy hold `{}` as `{}`, which does not decode as `{}`",
+            n.name, o.ty, n.ty
+        ),
+        Change::Retyped(o, n) if !c.rollout => format!(
+            "every `{}` written before the deploy decodes as `{}`, but readers of the old catalog cannot read every `{}`",
+            o.ty, n.ty, n.ty
+        ),
+        Change::Retyped(o, n) => format!("every `{}` value reads as `{}` and back", o.ty, n.ty),
+    }
+}

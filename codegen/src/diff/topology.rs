@@ -248,6 +248,7 @@ fn setting_of(argument: &str) -> (u8, &'static str) {
         "x-delivery-limit" => (1, "delivery_limit"),
         "x-message-ttl" => (2, "retry_delays"),
         "x-dead-letter-exchange" => (3, "@topology.naming.dead_letter_exchange"),
+        "x-single-active-consumer" => (1, "single_active_consumer"),
         _ => (4, "@topology.naming"),
     }
 }
@@ -257,6 +258,7 @@ fn show(v: Option<&ArgumentValue>) -> String {
         None => "unset".to_owned(),
         Some(ArgumentValue::Text(s)) => format!("`{s}`"),
         Some(ArgumentValue::Int(i)) => i.to_string(),
+        Some(ArgumentValue::Bool(b)) => b.to_string(),
     }
 }
 

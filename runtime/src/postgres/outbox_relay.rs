@@ -7,6 +7,7 @@ use crate::store::{AggregateKey, OutboxDestination, OutboxMessage};
 use sqlx::postgres::PgListener;
 use sqlx::types::Json;
 use sqlx::{PgPool, Row};
+use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -141,27 +142,44 @@ impl OutboxRelay {
         tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
         messages: Vec<OutboxMessage>,
     ) -> Result<Vec<OutboxMessage>, RelayError> {
-        let mut firsts: Vec<(&AggregateKey, i64)> = Vec::new();
-        for m in &messages {
-            if !firsts.iter().any(|(k, _)| *k == &m.key) {
-                firsts.push((&m.key, m.id));
-            }
+        // The batch is in id order: an aggregate's first row in it is its oldest taken row.
+        let mut seen: HashSet<&AggregateKey> = HashSet::new();
+        let firsts: Vec<(&AggregateKey, i64)> = messages
+            .iter()
+            .filter(|m| seen.insert(&m.key))
+            .map(|m| (&m.key, m.id))
+            .collect();
+        if firsts.is_empty() {
+            return Ok(messages);
         }
-        let mut in_order: Vec<AggregateKey> = Vec::new();
-        for (key, first) in firsts {
-            let oldest: Option<i64> = sqlx::query_scalar(
-                "SELECT min(id) FROM outbox WHERE published_at IS NULL \
-                   AND tenant_id = $1 AND aggregate_type = $2 AND aggregate_id = $3",
-            )
-            .bind(&key.tenant_id)
-            .bind(&key.aggregate_type)
-            .bind(&key.aggregate_id)
-            .fetch_one(&mut **tx)
-            .await?;
-            if oldest == Some(first) {
-                in_order.push(key.clone());
-            }
-        }
+        // One statement for the whole batch (index `outbox_unpublished_by_aggregate`).
+        let tenants: Vec<&str> = firsts.iter().map(|(k, _)| k.tenant_id.as_str()).collect();
+        let types: Vec<&str> = firsts
+            .iter()
+            .map(|(k, _)| k.aggregate_type.as_str())
+            .collect();
+        let ids: Vec<&str> = firsts
+            .iter()
+            .map(|(k, _)| k.aggregate_id.as_str())
+            .collect();
+        let oldest: Vec<Option<i64>> = sqlx::query_scalar(
+            "SELECT (SELECT min(o.id) FROM outbox o \
+                      WHERE o.published_at IS NULL AND o.tenant_id = k.t \
+                        AND o.aggregate_type = k.a AND o.aggregate_id = k.i) \
+             FROM UNNEST($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS k(t, a, i, n) \
+             ORDER BY k.n",
+        )
+        .bind(&tenants)
+        .bind(&types)
+        .bind(&ids)
+        .fetch_all(&mut **tx)
+        .await?;
+        let in_order: HashSet<AggregateKey> = firsts
+            .iter()
+            .zip(oldest)
+            .filter(|((_, first), oldest)| *oldest == Some(*first))
+            .map(|((key, _), _)| (*key).clone())
+            .collect();
         Ok(messages
             .into_iter()
             .filter(|m| in_order.contains(&m.key))

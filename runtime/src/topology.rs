@@ -205,6 +205,13 @@ pub struct QueueSpec {
     /// Optional arguments.
     #[serde(default)]
     pub arguments: QueueArguments,
+    /// A template rather than a queue: every consumer replica declares its own exclusive,
+    /// auto-deleted copy `<name>.<replica id>` with these arguments and bindings, so that every
+    /// replica receives every message (the Command API's outcome queue: each replica answers
+    /// `GET /commands/{id}` for commands any replica accepted). [`crate::amqp::declare`]
+    /// skips it; it must be a classic, non-durable queue.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub per_replica: bool,
 }
 
 impl QueueSpec {
@@ -218,6 +225,7 @@ impl QueueSpec {
     ///     kind: QueueKind::Quorum,
     ///     durable: true,
     ///     arguments: QueueArguments { delivery_limit: Some(20), ..Default::default() },
+    ///     per_replica: false,
     /// };
     /// let args = q.amqp_arguments();
     /// assert_eq!(args["x-queue-type"], ArgumentValue::Text("quorum".into()));
@@ -538,6 +546,11 @@ impl Topology {
             if q.kind == QueueKind::Quorum && !q.durable {
                 return Err(invalid("quorum queues must be durable"));
             }
+            if q.per_replica && (q.kind != QueueKind::Classic || q.durable) {
+                return Err(invalid(
+                    "a per-replica queue is exclusive: it must be classic and not durable",
+                ));
+            }
             if q.kind == QueueKind::Classic
                 && (a.delivery_limit.is_some() || a.dead_letter_strategy.is_some())
             {
@@ -628,7 +641,8 @@ impl Source {
 #[derive(Clone, Debug)]
 pub struct TopologyBuilder {
     contexts: Vec<String>,
-    subscribers: Vec<(String, String, Vec<Source>)>,
+    /// `(owner, name, sources, per replica)`.
+    subscribers: Vec<(String, String, Vec<Source>, bool)>,
     retry_delays_ms: Vec<u32>,
     delivery_limit: u32,
     max_attempts: u32,
@@ -644,6 +658,11 @@ impl Default for TopologyBuilder {
 pub const DEFAULT_RETRY_DELAYS_MS: [u32; 3] = [1_000, 10_000, 60_000];
 /// Default `x-delivery-limit` of work queues.
 pub const DEFAULT_DELIVERY_LIMIT: u32 = 20;
+/// `x-max-length` of a per-replica queue (the Command API's outcome copy): a replica that
+/// falls this far behind drops the oldest outcomes (their commands then show `accepted` until
+/// the status expires) instead of growing without bound.
+pub const PER_REPLICA_MAX_LENGTH: u32 = 100_000;
+
 /// Default number of failed attempts before a message is dead-lettered.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
 
@@ -687,8 +706,30 @@ impl TopologyBuilder {
         name: impl Into<String>,
         sources: impl IntoIterator<Item = Source>,
     ) -> Self {
-        self.subscribers
-            .push((owner.into(), name.into(), sources.into_iter().collect()));
+        self.subscribers.push((
+            owner.into(),
+            name.into(),
+            sources.into_iter().collect(),
+            false,
+        ));
+        self
+    }
+
+    /// Adds the per-replica subscriber queue template `<owner>.<name>` bound to every source
+    /// (see [`QueueSpec::per_replica`]): classic, exclusive to each replica, at most
+    /// [`PER_REPLICA_MAX_LENGTH`] messages (oldest dropped), no delayed retry.
+    pub fn per_replica_subscriber(
+        mut self,
+        owner: impl Into<String>,
+        name: impl Into<String>,
+        sources: impl IntoIterator<Item = Source>,
+    ) -> Self {
+        self.subscribers.push((
+            owner.into(),
+            name.into(),
+            sources.into_iter().collect(),
+            true,
+        ));
         self
     }
 
@@ -732,12 +773,16 @@ impl TopologyBuilder {
             }
             self.work_queue(&mut t, ctx, &format!("{ctx}.commands"));
         }
-        for (owner, name, sources) in &self.subscribers {
+        for (owner, name, sources, per_replica) in &self.subscribers {
             if !dlx_owners.contains(&owner.as_str()) {
                 dlx_owners.push(owner);
             }
             let queue = format!("{owner}.{name}");
-            self.work_queue(&mut t, owner, &queue);
+            if *per_replica {
+                per_replica_queue(&mut t, owner, &queue, self.max_attempts);
+            } else {
+                self.work_queue(&mut t, owner, &queue);
+            }
             for source in sources {
                 let exchange = match source {
                     Source::Events(c) => format!("{c}.events"),
@@ -778,12 +823,14 @@ impl TopologyBuilder {
                 overflow: Some(Overflow::RejectPublish),
                 ..Default::default()
             },
+            per_replica: false,
         });
         t.queues.push(QueueSpec {
             name: dlq.clone(),
             kind: QueueKind::Quorum,
             durable: true,
             arguments: QueueArguments::default(),
+            per_replica: false,
         });
         t.bindings.push(BindingSpec {
             exchange: dlx.clone(),
@@ -803,6 +850,7 @@ impl TopologyBuilder {
                     dead_letter_routing_key: Some(queue.to_owned()),
                     ..Default::default()
                 },
+                per_replica: false,
             });
             tiers.push(RetryTier {
                 delay_ms: delay,
@@ -819,6 +867,46 @@ impl TopologyBuilder {
             prefetch: None,
         });
     }
+}
+
+/// Adds the per-replica queue template `queue` with its dead-letter queue (no retry tiers).
+fn per_replica_queue(t: &mut Topology, owner: &str, queue: &str, max_attempts: u32) {
+    let dlx = format!("{owner}.dlx");
+    let dlq = format!("{queue}.dlq");
+    t.queues.push(QueueSpec {
+        name: queue.to_owned(),
+        kind: QueueKind::Classic,
+        durable: false,
+        arguments: QueueArguments {
+            dead_letter_exchange: Some(dlx.clone()),
+            dead_letter_routing_key: Some(queue.to_owned()),
+            max_length: Some(PER_REPLICA_MAX_LENGTH),
+            overflow: Some(Overflow::DropHead),
+            ..Default::default()
+        },
+        per_replica: true,
+    });
+    t.queues.push(QueueSpec {
+        name: dlq.clone(),
+        kind: QueueKind::Quorum,
+        durable: true,
+        arguments: QueueArguments::default(),
+        per_replica: false,
+    });
+    t.bindings.push(BindingSpec {
+        exchange: dlx.clone(),
+        queue: dlq.clone(),
+        routing_key: queue.to_owned(),
+    });
+    t.work_queues.push(WorkQueueSpec {
+        queue: queue.to_owned(),
+        retry_tiers: Vec::new(),
+        dead_letter_exchange: dlx,
+        dead_letter_routing_key: queue.to_owned(),
+        dead_letter_queue: dlq,
+        max_attempts,
+        prefetch: None,
+    });
 }
 
 fn fanout(name: &str) -> ExchangeSpec {

@@ -211,6 +211,7 @@ async fn redeclaring_with_other_arguments_names_the_queue() {
             delivery_limit: Some(1),
             ..Default::default()
         },
+        per_replica: false,
     });
     let ch3 = conn.create_channel().await.unwrap();
     assert!(matches!(

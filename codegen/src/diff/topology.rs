@@ -277,6 +277,11 @@ fn arguments(cx: &mut Cx<'_>) {
         let Some(old) = old_specs.get(&q.name) else {
             continue;
         };
+        if q.per_replica && old.per_replica {
+            // Each replica declares its own copy on every connection: new arguments apply
+            // to the new replicas' copies, nothing is redeclared.
+            continue;
+        }
         let (a, b) = (old.amqp_arguments(), q.amqp_arguments());
         if a == b && old.durable == q.durable {
             continue;

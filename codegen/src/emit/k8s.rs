@@ -30,9 +30,9 @@ pub const IMAGE_PREFIX: &str = "msgen";
 pub const IMAGE_TAG: &str = "0.1.0";
 /// Replicas of a Query API (stateless reads).
 pub const QUERY_API_REPLICAS: u32 = 2;
-/// Replicas of a Command API. One: the command-status history is kept per instance and the
-/// outcome queue is shared, so with several instances `GET /commands/{id}` may miss outcomes.
-pub const COMMAND_API_REPLICAS: u32 = 1;
+/// Replicas of a Command API. Each replica consumes its own exclusive copy of the outcome queue,
+/// so every replica answers `GET /commands/{id}` once the command is processed.
+pub const COMMAND_API_REPLICAS: u32 = 2;
 /// Upper bound of every ScaledObject.
 pub const MAX_REPLICAS: u32 = 10;
 

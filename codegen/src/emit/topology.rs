@@ -7,7 +7,8 @@ use crate::model::topology::ConsumedQueue;
 use crate::model::{Model, QueueKind};
 use runtime::topology::{
     BindingSpec, ContextRoutes, DeadLetterStrategy, ExchangeKind, ExchangeSpec, Overflow,
-    QueueArguments, QueueKind as RtQueueKind, QueueSpec, RetryTier, Topology, WorkQueueSpec,
+    PER_REPLICA_MAX_LENGTH, QueueArguments, QueueKind as RtQueueKind, QueueSpec, RetryTier,
+    Topology, WorkQueueSpec,
 };
 
 /// Every exchange, queue and binding of the system, with the retry and dead-letter plumbing of
@@ -15,7 +16,8 @@ use runtime::topology::{
 ///
 /// - per context: a fanout event exchange, a fanout outcome exchange, the command queue (fed
 ///   through the default exchange), the EventHandler queue bound to the event exchanges its
-///   read models use, and the Command API queue bound to the outcome exchange;
+///   read models use, and the Command API's outcome queue bound to the outcome exchange — a
+///   per-replica template (classic, bounded, no retry queues) each replica copies;
 /// - per saga: its queue bound to the event exchanges of the contexts it listens to;
 /// - one direct dead-letter exchange; per consumed queue a dead-letter queue bound to it with
 ///   the queue's name as routing key, and one classic retry queue per delay tier whose TTL
@@ -52,7 +54,80 @@ pub fn runtime_topology(model: &Model) -> Topology {
 
 fn work_queue(out: &mut Topology, q: &ConsumedQueue, dlx: &str) {
     let quorum = q.settings.kind == QueueKind::Quorum;
+    let main = if q.per_replica {
+        QueueSpec {
+            name: q.name.clone(),
+            kind: RtQueueKind::Classic,
+            durable: false,
+            arguments: QueueArguments {
+                dead_letter_exchange: Some(dlx.to_owned()),
+                dead_letter_routing_key: Some(q.name.clone()),
+                max_length: Some(PER_REPLICA_MAX_LENGTH),
+                overflow: Some(Overflow::DropHead),
+                ..QueueArguments::default()
+            },
+            per_replica: true,
+        }
+    } else {
+        queue_spec(q, quorum, dlx)
+    };
+    out.queues.push(main);
+    for exchange in &q.bindings {
+        out.bindings.push(BindingSpec {
+            exchange: exchange.clone(),
+            queue: q.name.clone(),
+            routing_key: String::new(),
+        });
+    }
     out.queues.push(QueueSpec {
+        name: q.dead_letter_queue.clone(),
+        kind: if quorum {
+            RtQueueKind::Quorum
+        } else {
+            RtQueueKind::Classic
+        },
+        durable: true,
+        arguments: QueueArguments::default(),
+        per_replica: false,
+    });
+    out.bindings.push(BindingSpec {
+        exchange: dlx.to_owned(),
+        queue: q.dead_letter_queue.clone(),
+        routing_key: q.name.clone(),
+    });
+    let mut tiers = Vec::new();
+    for (delay, name) in &q.retry_queues {
+        let delay_ms = u32::try_from(delay.as_millis()).unwrap_or(u32::MAX);
+        out.queues.push(QueueSpec {
+            name: name.clone(),
+            kind: RtQueueKind::Classic,
+            durable: true,
+            arguments: QueueArguments {
+                message_ttl_ms: Some(delay_ms),
+                dead_letter_exchange: Some(String::new()),
+                dead_letter_routing_key: Some(q.name.clone()),
+                ..QueueArguments::default()
+            },
+            per_replica: false,
+        });
+        tiers.push(RetryTier {
+            delay_ms,
+            queue: name.clone(),
+        });
+    }
+    out.work_queues.push(WorkQueueSpec {
+        queue: q.name.clone(),
+        retry_tiers: tiers,
+        dead_letter_exchange: dlx.to_owned(),
+        dead_letter_routing_key: q.name.clone(),
+        dead_letter_queue: q.dead_letter_queue.clone(),
+        max_attempts: q.settings.max_attempts,
+        prefetch: Some(u16::try_from(q.settings.prefetch).unwrap_or(u16::MAX)),
+    });
+}
+
+fn queue_spec(q: &ConsumedQueue, quorum: bool, dlx: &str) -> QueueSpec {
+    QueueSpec {
         name: q.name.clone(),
         kind: if quorum {
             RtQueueKind::Quorum
@@ -73,55 +148,6 @@ fn work_queue(out: &mut Topology, q: &ConsumedQueue, dlx: &str) {
             single_active_consumer: q.single_active_consumer.then_some(true),
             ..QueueArguments::default()
         },
-    });
-    for exchange in &q.bindings {
-        out.bindings.push(BindingSpec {
-            exchange: exchange.clone(),
-            queue: q.name.clone(),
-            routing_key: String::new(),
-        });
+        per_replica: false,
     }
-    out.queues.push(QueueSpec {
-        name: q.dead_letter_queue.clone(),
-        kind: if quorum {
-            RtQueueKind::Quorum
-        } else {
-            RtQueueKind::Classic
-        },
-        durable: true,
-        arguments: QueueArguments::default(),
-    });
-    out.bindings.push(BindingSpec {
-        exchange: dlx.to_owned(),
-        queue: q.dead_letter_queue.clone(),
-        routing_key: q.name.clone(),
-    });
-    let mut tiers = Vec::new();
-    for (delay, name) in &q.retry_queues {
-        let delay_ms = u32::try_from(delay.as_millis()).unwrap_or(u32::MAX);
-        out.queues.push(QueueSpec {
-            name: name.clone(),
-            kind: RtQueueKind::Classic,
-            durable: true,
-            arguments: QueueArguments {
-                message_ttl_ms: Some(delay_ms),
-                dead_letter_exchange: Some(String::new()),
-                dead_letter_routing_key: Some(q.name.clone()),
-                ..QueueArguments::default()
-            },
-        });
-        tiers.push(RetryTier {
-            delay_ms,
-            queue: name.clone(),
-        });
-    }
-    out.work_queues.push(WorkQueueSpec {
-        queue: q.name.clone(),
-        retry_tiers: tiers,
-        dead_letter_exchange: dlx.to_owned(),
-        dead_letter_routing_key: q.name.clone(),
-        dead_letter_queue: q.dead_letter_queue.clone(),
-        max_attempts: q.settings.max_attempts,
-        prefetch: Some(u16::try_from(q.settings.prefetch).unwrap_or(u16::MAX)),
-    });
 }

@@ -75,6 +75,11 @@ pub struct ConsumedQueue {
     /// the setting, else `true` for event-handler and saga queues (ordered event streams) and
     /// `false` for command and outcome queues.
     pub single_active_consumer: bool,
+    /// Whether the queue is a template of which every replica of its process declares its
+    /// own exclusive copy (`runtime::topology::QueueSpec::per_replica`): `true` for the
+    /// Command API's outcome queue, so that every replica sees every command outcome. Such a
+    /// queue is classic, not durable, bounded, without retry queues.
+    pub per_replica: bool,
 }
 
 /// The queues and exchanges of one context.
@@ -90,7 +95,8 @@ pub struct ContextTopology {
     pub outcome_exchange: String,
     /// The queue of its EventHandler.
     pub event_queue: ConsumedQueue,
-    /// The queue of its Command API, bound to the outcome exchange (feeds command status).
+    /// The queue of its Command API, bound to the outcome exchange (feeds command status); a
+    /// per-replica template.
     pub outcome_queue: ConsumedQueue,
 }
 

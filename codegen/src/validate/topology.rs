@@ -113,6 +113,17 @@ impl Validator<'_> {
                     d.help = help;
                     continue;
                 }
+                let v = &s.value;
+                if name.value.ends_with(".command-api")
+                    && (v.delivery_limit.is_some()
+                        || v.retry_delays.is_some()
+                        || v.single_active_consumer.is_some())
+                {
+                    self.warn_at(file, name, Pos::default(), format!(
+                        "`{}` consumes command outcomes through one exclusive classic queue per replica, without retry queues: `delivery_limit`, `retry_delays` and `single_active_consumer` have no effect on it, and `queue_type` applies to its dead-letter queue only",
+                        name.value
+                    ));
+                }
                 let settings = self.queue_settings(file, &s.value, s.pos, &defaults);
                 overrides.insert(name.value.clone(), settings);
             }
@@ -157,6 +168,7 @@ impl Validator<'_> {
                 bindings,
                 dead_letter_queue,
                 retry_queues,
+                per_replica: false,
             }
         };
         let mut out_contexts = Vec::new();
@@ -199,7 +211,7 @@ impl Validator<'_> {
                     bindings,
                     true,
                 ),
-                outcome_queue: consumed(
+                outcome_queue: per_replica(consumed(
                     fill(
                         &naming.process_queue,
                         &[("{context}", ctx), ("{process}", "command-api")],
@@ -208,7 +220,7 @@ impl Validator<'_> {
                     settings(&api),
                     vec![fill(&naming.outcome_exchange, &[("{context}", ctx)])],
                     false,
-                ),
+                )),
             });
         }
         let mut out_sagas = Vec::new();
@@ -388,6 +400,20 @@ impl Validator<'_> {
             self.error(file, Pos::new(1, 1), Pos::default(), format!("`{n}` is not a valid queue or exchange name: use letters, digits, `.`, `-`, `_`, `:` (at most 255 bytes)"));
         }
     }
+}
+
+/// Turns the Command API's outcome queue into a per-replica template
+/// ([`ConsumedQueue::per_replica`]): no delivery limit, no retry queues, no single active
+/// consumer; the copies are classic (an exclusive queue cannot be a quorum queue), the queue
+/// type applies to its dead-letter queue; prefetch and max attempts stay.
+fn per_replica(mut q: ConsumedQueue) -> ConsumedQueue {
+    q.per_replica = true;
+    q.single_active_consumer = false;
+    q.retry_queues.clear();
+    q.settings.delivery_limit = None;
+    q.settings.retry_delays.clear();
+    q.settings.single_active_consumer = None;
+    q
 }
 
 fn check_template(key: &str, template: &str) -> Result<(), String> {

@@ -3,13 +3,13 @@
 
 use super::bus::confirm_channel;
 use super::connection::{INITIAL_BACKOFF, connect_once, next_backoff};
-use super::declare::declare;
+use super::declare::{declare, declare_replica};
 use super::handler::MessageHandler;
 use super::lanes::Lanes;
 use super::settlement::{SETTLE_TIMEOUT, Settler};
 use super::{AmqpError, redact_url, short};
 use crate::observability as obs;
-use crate::topology::{Topology, WorkQueueSpec};
+use crate::topology::{QueueSpec, Topology, WorkQueueSpec};
 use futures_util::StreamExt;
 use lapin::Connection;
 use lapin::options::{BasicCancelOptions, BasicConsumeOptions, BasicQosOptions};
@@ -28,7 +28,9 @@ pub const DEFAULT_DEPTH_EVERY: Duration = Duration::from_secs(15);
 /// Consumes one work queue of a [`Topology`] until shutdown:
 ///
 /// 1. connects (retrying with backoff), declares the topology (idempotent), sets the prefetch,
-///    starts consuming with manual acks;
+///    starts consuming with manual acks; a per-replica queue ([`QueueSpec::per_replica`]) is
+///    consumed through this consumer's own exclusive copy `<queue>.<replica id>`, declared
+///    and bound on every connection, so every replica receives every message;
 /// 2. spreads the deliveries over up to `prefetch` lanes by the handler's
 ///    [`MessageHandler::ordering_key`] (by default the message's tenant and aggregate): each
 ///    lane handles its messages one at a time in delivery order, so an aggregate's messages
@@ -79,6 +81,8 @@ pub struct Consumer {
     declare: bool,
     depth_every: Option<Duration>,
     ready: Option<Arc<AtomicBool>>,
+    /// For a per-replica queue: the template and this replica's copy's name.
+    replica: Option<(QueueSpec, String)>,
 }
 
 enum SessionEnd {
@@ -93,7 +97,12 @@ impl Consumer {
             .work_queue(queue)
             .cloned()
             .ok_or_else(|| AmqpError::UnknownQueue(queue.to_owned()))?;
+        let replica = topology.queue(queue).filter(|q| q.per_replica).map(|q| {
+            let id = uuid::Uuid::new_v4().simple().to_string();
+            (q.clone(), format!("{queue}.{}", &id[..12]))
+        });
         Ok(Self {
+            replica,
             url: url.to_owned(),
             topology: Arc::new(topology),
             prefetch: work.prefetch.unwrap_or(DEFAULT_PREFETCH).max(1),
@@ -136,9 +145,17 @@ impl Consumer {
         }
     }
 
-    /// The consumed queue.
+    /// The consumed work queue (for a per-replica queue: the template's name).
     pub fn queue(&self) -> &str {
         &self.work.queue
+    }
+
+    /// The queue this consumer reads: [`Consumer::queue`], or for a per-replica queue this
+    /// replica's exclusive copy.
+    pub fn consumed_queue(&self) -> &str {
+        self.replica
+            .as_ref()
+            .map_or(self.work.queue.as_str(), |(_, name)| name.as_str())
     }
 
     /// Runs until `shutdown` completes (`Ok`) or a permanent error (the topology cannot be
@@ -228,10 +245,13 @@ impl Consumer {
         handler: &Arc<H>,
         stop: &mut watch::Receiver<bool>,
     ) -> Result<(), AmqpError> {
-        let queue = &self.work.queue;
+        let queue = self.consumed_queue();
         let channel = confirm_channel(connection).await?;
         if self.declare {
             declare(&channel, &self.topology).await?;
+        }
+        if let Some((template, name)) = &self.replica {
+            declare_replica(&channel, &self.topology, template, name).await?;
         }
         channel
             .basic_qos(self.prefetch, BasicQosOptions::default())
@@ -276,7 +296,7 @@ impl Consumer {
                 },
                 _ = async { depth_tick.as_mut().expect("guarded").tick().await }, if depth_tick.is_some() => {
                     match super::depth::queue_depth(connection, queue).await {
-                        Ok(n) => obs::set_queue_depth(queue, n.into()),
+                        Ok(n) => obs::set_queue_depth(&self.work.queue, n.into()),
                         Err(e) => tracing::debug!(%queue, error = %e, "queue depth unavailable"),
                     }
                 }

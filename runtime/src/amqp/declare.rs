@@ -31,7 +31,14 @@ pub async fn declare(channel: &Channel, topology: &Topology) -> Result<(), AmqpE
                 source,
             })?;
     }
-    for q in &topology.queues {
+    // Per-replica queues are templates: each consumer declares its own copy.
+    let templates: std::collections::BTreeSet<&str> = topology
+        .queues
+        .iter()
+        .filter(|q| q.per_replica)
+        .map(|q| q.name.as_str())
+        .collect();
+    for q in topology.queues.iter().filter(|q| !q.per_replica) {
         let options = QueueDeclareOptions {
             durable: q.durable,
             ..Default::default()
@@ -45,7 +52,11 @@ pub async fn declare(channel: &Channel, topology: &Topology) -> Result<(), AmqpE
                 source,
             })?;
     }
-    for b in &topology.bindings {
+    for b in topology
+        .bindings
+        .iter()
+        .filter(|b| !templates.contains(b.queue.as_str()))
+    {
         channel
             .queue_bind(
                 short(&b.queue)?,
@@ -77,4 +88,51 @@ pub fn queue_arguments(queue: &QueueSpec) -> FieldTable {
         table.insert(k.into(), value);
     }
     table
+}
+
+/// Declares `name`, this replica's exclusive, auto-deleted copy of the per-replica queue
+/// template `template` (see [`QueueSpec::per_replica`]), with the template's arguments, and
+/// binds it like the template. Called on every connection: the copy disappears with the
+/// connection that declared it.
+pub async fn declare_replica(
+    channel: &Channel,
+    topology: &Topology,
+    template: &QueueSpec,
+    name: &str,
+) -> Result<(), AmqpError> {
+    let options = QueueDeclareOptions {
+        durable: false,
+        exclusive: true,
+        auto_delete: true,
+        ..Default::default()
+    };
+    channel
+        .queue_declare(short(name)?, options, queue_arguments(template))
+        .await
+        .map_err(|source| AmqpError::Declare {
+            what: "queue",
+            name: name.to_owned(),
+            source,
+        })?;
+    for b in topology
+        .bindings
+        .iter()
+        .filter(|b| b.queue == template.name)
+    {
+        channel
+            .queue_bind(
+                short(name)?,
+                short(&b.exchange)?,
+                short(&b.routing_key)?,
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .map_err(|source| AmqpError::Declare {
+                what: "binding",
+                name: format!("{} -> {name} ({})", b.exchange, b.routing_key),
+                source,
+            })?;
+    }
+    Ok(())
 }

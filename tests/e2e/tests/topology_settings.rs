@@ -1,7 +1,8 @@
 //! The settings of `topology.yaml` take effect: the running processes' real consumer prefetch,
 //! queue arguments and retry tiers, read back from the broker with `rabbitmqctl`, are the
 //! catalog's — including the per-process overrides (`inventory.command-handler: prefetch 64`,
-//! `saga.OrderFulfillment: prefetch 16, retry_delays [500ms, 5s]`).
+//! `saga.OrderFulfillment: prefetch 16, retry_delays [500ms, 5s]`), and the Command API reads
+//! its own exclusive copy of the per-replica outcome queue.
 
 use codegen::model::topology::{ConsumedQueue, QueueKind};
 use e2e_tests::{PROCESSES, System, repo_root, wait_for};
@@ -68,6 +69,30 @@ fn arguments(v: &Value) -> BTreeMap<String, Value> {
     }
 }
 
+/// The queue a consumer of `q` reads: `prefixed` itself, or for a per-replica template the one
+/// replica copy `prefixed.<replica>` among the consumed queues `found`.
+fn consumed_name<V>(
+    q: &ConsumedQueue,
+    found: &BTreeMap<String, V>,
+    prefixed: &str,
+) -> Option<String> {
+    if !q.per_replica {
+        return found.contains_key(prefixed).then(|| prefixed.to_owned());
+    }
+    let copies: Vec<&String> = found
+        .keys()
+        .filter(|k| {
+            k.strip_prefix(prefixed)
+                .and_then(|rest| rest.strip_prefix('.'))
+                .is_some_and(|id| !id.is_empty() && !id.contains('.'))
+        })
+        .collect();
+    match copies.as_slice() {
+        [one] => Some((*one).clone()),
+        _ => None,
+    }
+}
+
 #[test]
 fn running_processes_use_the_catalogs_prefetch_queue_arguments_and_retry_tiers() {
     let (model, _) = codegen::load_catalog(&repo_root()).expect("the example catalog loads");
@@ -105,7 +130,7 @@ fn running_processes_use_the_catalogs_prefetch_queue_arguments_and_retry_tiers()
                     .collect();
             if checked
                 .iter()
-                .all(|q| found.contains_key(&prefixed(&q.name)))
+                .all(|q| consumed_name(q, &found, &prefixed(&q.name)).is_some())
             {
                 Ok(found)
             } else {
@@ -121,7 +146,7 @@ fn running_processes_use_the_catalogs_prefetch_queue_arguments_and_retry_tiers()
             .collect();
 
     for q in &checked {
-        let name = prefixed(&q.name);
+        let name = consumed_name(q, &prefetch, &prefixed(&q.name)).expect("consumed");
         assert_eq!(
             prefetch[&name],
             u64::from(q.settings.prefetch),
@@ -131,6 +156,30 @@ fn running_processes_use_the_catalogs_prefetch_queue_arguments_and_retry_tiers()
         let args = queues
             .get(&name)
             .unwrap_or_else(|| panic!("{name} is not declared"));
+        if q.per_replica {
+            // This replica's exclusive copy of the template: classic, bounded, no retry tiers.
+            assert_eq!(
+                args.get("x-queue-type").and_then(Value::as_str),
+                Some("classic"),
+                "{name}: {args:?}"
+            );
+            assert_eq!(
+                args.get("x-max-length").and_then(Value::as_u64),
+                Some(u64::from(runtime::topology::PER_REPLICA_MAX_LENGTH)),
+                "{name}: {args:?}"
+            );
+            assert!(q.retry_queues.is_empty(), "{name}: no retry tiers");
+            assert!(
+                !queues.contains_key(&prefixed(&q.name)),
+                "the template {} itself is never declared",
+                q.name
+            );
+            assert!(
+                queues.contains_key(&prefixed(&q.dead_letter_queue)),
+                "dead-letter queue of {name}"
+            );
+            continue;
+        }
         assert_eq!(
             args.get("x-queue-type").and_then(Value::as_str),
             Some(q.settings.kind.name()),

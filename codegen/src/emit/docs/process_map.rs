@@ -210,7 +210,10 @@ pub fn process_rows(docs: &Docs<'_>, ctx: &Context) -> Vec<ProcessRow> {
             role: format!(
                 "REST ingress: {routes} command route(s) and `GET /commands/{{id}}`; JWT, validation, `202 Accepted`"
             ),
-            consumes: format!("`{}` (outcomes, for command status)", t.outcome_queue.name),
+            consumes: format!(
+                "`{}.<replica>` (outcomes, for command status; one exclusive copy per replica)",
+                t.outcome_queue.name
+            ),
             produces: format!("`{}` (commands)", t.command_queue.name),
             store: "none".into(),
         },

@@ -2,6 +2,8 @@
 //! `rabbitmqctl import_definitions` (or the management UI's import). Built from
 //! [`crate::emit::topology::runtime_topology`] as a `serde_json` value: the same exchanges,
 //! queues (with the same `x-*` arguments) and bindings the runtime declares, in its order.
+//! Per-replica queue templates (the Command API's outcome queues) are left out, as
+//! `runtime::amqp::declare` leaves them out: each replica declares its own exclusive copy.
 //! Every object is in the default vhost `/`; rewrite `"vhost"` to import elsewhere.
 
 use runtime::topology::{ArgumentValue, Topology};
@@ -27,9 +29,18 @@ pub fn definitions(t: &Topology) -> Value {
             })
         })
         .collect();
+    // Per-replica queues are templates; their exclusive copies exist only while a replica
+    // is connected and cannot be defined.
+    let templates: Vec<&str> = t
+        .queues
+        .iter()
+        .filter(|q| q.per_replica)
+        .map(|q| q.name.as_str())
+        .collect();
     let queues: Vec<Value> = t
         .queues
         .iter()
+        .filter(|q| !q.per_replica)
         .map(|q| {
             let mut args = Map::new();
             for (k, v) in q.amqp_arguments() {
@@ -52,6 +63,7 @@ pub fn definitions(t: &Topology) -> Value {
     let bindings: Vec<Value> = t
         .bindings
         .iter()
+        .filter(|b| !templates.contains(&b.queue.as_str()))
         .map(|b| {
             json!({
                 "source": b.exchange,

@@ -39,6 +39,13 @@ pub fn arguments_text(args: &std::collections::BTreeMap<String, ArgumentValue>) 
 /// What a queue is for: the process consuming it, or whose dead-letter / retry queue it is.
 pub fn queue_role(docs: &Docs<'_>, t: &Topology, queue: &str) -> String {
     for q in docs.model.topology.consumed_queues() {
+        if q.name == queue && q.per_replica {
+            return format!(
+                "template: each replica of `{}` declares its own exclusive, auto-deleted copy `{}.<replica>` with these arguments and bindings, so every replica sees every message",
+                process_of_key(&q.process),
+                q.name
+            );
+        }
         if q.name == queue {
             return format!("work queue of `{}`", process_of_key(&q.process));
         }

@@ -53,8 +53,9 @@ impl Metadata {
         }
     }
 
-    /// Metadata for a message caused by `self`: same correlation, tenant, user and trace;
-    /// causation is `self.message_id`; `message_id` is the given (often deterministic) id.
+    /// Metadata for a message caused by `self`: same correlation, tenant, user and trace (a
+    /// child span of `self`'s `traceparent`, when it has one); causation is `self.message_id`;
+    /// `message_id` is the given (often deterministic) id.
     pub fn caused(&self, message_id: Uuid, message_type: impl Into<String>) -> Self {
         Self {
             message_id,
@@ -67,7 +68,10 @@ impl Metadata {
             created_at: Utc::now(),
             aggregate_id: None,
             aggregate_version: None,
-            traceparent: self.traceparent.clone(),
+            traceparent: self
+                .traceparent
+                .as_deref()
+                .map(|p| crate::observability::child_traceparent(Some(p))),
         }
     }
 }
@@ -131,6 +135,21 @@ mod tests {
         assert_eq!(child.causation_id, Some(root.message_id));
         assert_eq!(child.tenant_id, "acme");
         assert_ne!(child.message_id, root.message_id);
+        assert_eq!(child.traceparent, None, "no trace, none invented");
+    }
+
+    #[test]
+    fn caused_continues_the_trace_with_a_new_span() {
+        let mut root = Metadata::new_root("ordering.PlaceOrder", "acme");
+        root.traceparent = Some("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".into());
+        let child = root.caused(Uuid::new_v4(), "ordering.OrderPlaced");
+        let tp = child.traceparent.expect("traced");
+        assert!(
+            tp.starts_with("00-0af7651916cd43dd8448eb211c80319c-"),
+            "{tp}"
+        );
+        assert!(tp.ends_with("-01"), "{tp}");
+        assert_ne!(&tp[36..52], "b7ad6b7169203331", "a new span id");
     }
 
     #[test]

@@ -69,8 +69,8 @@ pub fn service_name() -> &'static str {
 }
 
 /// An `INFO` span named `message` with `service`, `message_id`, `message_type`,
-/// `correlation_id`, `causation_id` (when set), `tenant_id` and `aggregate_id` (when set) of
-/// the envelope. Handle each message inside it (`.instrument(span)` or `span.in_scope`), so
+/// `correlation_id`, `causation_id` (when set), `tenant_id`, `aggregate_id` (when set) and
+/// `trace_id` (the W3C trace id of its `traceparent`, when set) of the envelope. Handle each message inside it (`.instrument(span)` or `span.in_scope`), so
 /// every log line carries the correlation data.
 ///
 /// ```
@@ -91,7 +91,11 @@ pub fn message_span(envelope: &RawEnvelope) -> tracing::Span {
         causation_id = tracing::field::Empty,
         tenant_id = %m.tenant_id,
         aggregate_id = tracing::field::Empty,
+        trace_id = tracing::field::Empty,
     );
+    if let Some(t) = m.traceparent.as_deref().and_then(trace_id) {
+        span.record("trace_id", t);
+    }
     if let Some(c) = m.causation_id {
         span.record("causation_id", tracing::field::display(c));
     }
@@ -99,6 +103,21 @@ pub fn message_span(envelope: &RawEnvelope) -> tracing::Span {
         span.record("aggregate_id", a.as_str());
     }
     span
+}
+
+/// The trace id of a well-formed W3C `traceparent` (`00-<trace id>-<span id>-<flags>`).
+///
+/// ```
+/// use runtime::observability::trace_id;
+/// let tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+/// assert_eq!(trace_id(tp), Some("0af7651916cd43dd8448eb211c80319c"));
+/// assert_eq!(trace_id("garbage"), None);
+/// ```
+pub fn trace_id(traceparent: &str) -> Option<&str> {
+    let mut parts = traceparent.split('-');
+    let (_, trace, _, _) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    (parts.next().is_none() && trace.len() == 32 && trace.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then_some(trace)
 }
 
 /// A new W3C trace context (`00-<trace id>-<span id>-01`) for a flow that starts here.

@@ -21,7 +21,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, RawPathParams};
 use axum::http::header::LOCATION;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, HeaderName, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{MethodFilter, get, on};
 use serde_json::json;
@@ -32,6 +32,9 @@ use uuid::Uuid;
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
 /// Header carrying the caller's correlation id (used when it is a UUID).
 pub const CORRELATION_HEADER: &str = "x-correlation-id";
+/// W3C trace-context header: the command continues the caller's trace (a new span id in the
+/// same trace), or starts a new one; the `202` answers with the command's own `traceparent`.
+pub const TRACEPARENT_HEADER: &str = "traceparent";
 
 /// Where the target aggregate id of a command comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -303,6 +306,13 @@ async fn accept<C: Command + Validate>(
                 )
             })?;
     }
+    // W3C trace context: a child of the caller's `traceparent`, or a new trace when it is
+    // missing or malformed (as the W3C spec asks, a bad header is ignored, not refused).
+    meta.traceparent = Some(crate::observability::child_traceparent(
+        headers
+            .get(TRACEPARENT_HEADER)
+            .and_then(|v| v.to_str().ok()),
+    ));
     meta.user_id = Some(principal.user_id.clone());
     meta.aggregate_id = Some(aggregate_id.clone());
     let payload = serde_json::to_value(&command)
@@ -326,6 +336,7 @@ async fn accept<C: Command + Validate>(
             BusError::Encode(m) => Problem::internal(m),
         });
     }
+    crate::observability::message_span(&envelope).in_scope(|| tracing::debug!("command accepted"));
     let id = envelope.meta.message_id;
     let status_url = format!("/commands/{id}");
     let body = json!({
@@ -334,7 +345,16 @@ async fn accept<C: Command + Validate>(
         "aggregate_id": aggregate_id,
         "status_url": status_url,
     });
-    Ok((StatusCode::ACCEPTED, [(LOCATION, status_url)], Json(body)).into_response())
+    let traceparent = envelope.meta.traceparent.clone().unwrap_or_default();
+    Ok((
+        StatusCode::ACCEPTED,
+        [
+            (LOCATION, status_url),
+            (HeaderName::from_static(TRACEPARENT_HEADER), traceparent),
+        ],
+        Json(body),
+    )
+        .into_response())
 }
 
 // The error is the (cold-path) response body itself; boxing it would only add noise.

@@ -163,7 +163,10 @@ impl<P: Projection> MessageHandler for EventConsumer<P> {
             outcome = self.projector.project(&msg, updates.clone()).await;
         }
         match outcome {
-            Ok(ProjectOutcome::Applied) | Ok(ProjectOutcome::Duplicate) => HandleOutcome::Ack,
+            Ok(o @ (ProjectOutcome::Applied | ProjectOutcome::Duplicate)) => {
+                tracing::debug!(outcome = ?o, "event projected");
+                HandleOutcome::Ack
+            }
             Ok(ProjectOutcome::NotYet { watermark }) => {
                 tracing::debug!(watermark, "an earlier event is not applied yet; retrying");
                 HandleOutcome::Defer {

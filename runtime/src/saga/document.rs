@@ -89,6 +89,10 @@ pub struct SagaDocument {
     pub tenant_id: String,
     /// User of the start event.
     pub user_id: Option<String>,
+    /// W3C trace context of the start event: commands sent on timers continue its trace.
+    /// (Absent in documents written before it existed.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traceparent: Option<String>,
     /// Current state.
     pub current_step: String,
     /// Lifecycle status.

@@ -140,7 +140,7 @@ impl Cause {
             causation: doc.last_event_id,
             tenant_id: doc.tenant_id.clone(),
             user_id: doc.user_id.clone(),
-            traceparent: None,
+            traceparent: doc.traceparent.clone(),
         }
     }
 }
@@ -384,6 +384,7 @@ where
             correlation_id: event.meta.correlation_id,
             tenant_id: event.meta.tenant_id.clone(),
             user_id: event.meta.user_id.clone(),
+            traceparent: event.meta.traceparent.clone(),
             current_step: self.machine.initial_state.to_owned(),
             status: SagaStatus::Running,
             data: serde_json::Value::Null,
@@ -621,7 +622,11 @@ where
         meta.user_id = cause.user_id.clone();
         meta.created_at = now;
         meta.aggregate_id = Some(aggregate_id);
-        meta.traceparent = cause.traceparent.clone();
+        // A child span of the cause: the same trace through every hop.
+        meta.traceparent = cause
+            .traceparent
+            .as_deref()
+            .map(|p| crate::observability::child_traceparent(Some(p)));
         doc.pending.push(PendingCommand {
             context: spec.context.to_owned(),
             envelope: Envelope { meta, payload },

@@ -12,11 +12,16 @@ fn bearer(token: &str) -> String {
     format!("Bearer {token}")
 }
 
+/// The W3C trace the happy-path order continues (trace id `TRACE_ID`).
+const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+
 fn post(addr: SocketAddr, path: &str, token: &str, body: Value, cid: Option<&str>) -> Value {
     let auth = bearer(token);
     let mut headers = vec![("authorization", auth.as_str())];
     if let Some(c) = cid {
         headers.push(("x-correlation-id", c));
+        headers.push(("traceparent", TRACEPARENT));
     }
     let r = http(addr, "POST", path, &headers, Some(&body)).expect("POST");
     assert_eq!(r.status, 202, "POST {path}: {} {}", r.status, r.body);
@@ -157,14 +162,17 @@ fn orders_are_confirmed_or_cancelled_through_the_saga_with_status_tracing_and_me
     });
     assert_eq!(saga["doc"]["correlation_id"], cid.as_str(), "{saga}");
     assert_eq!(saga["doc"]["status"], "Completed", "{saga}");
+    // ... and one W3C trace id (from the caller's `traceparent`) in every process's logs.
     let traced = |process: &str, message_type: &str| {
         sys.logs(process).iter().any(|l| {
             let spans = l["spans"].to_string() + &l["span"].to_string();
-            spans.contains(&cid) && spans.contains(message_type)
+            spans.contains(&cid) && spans.contains(message_type) && spans.contains(TRACE_ID)
         })
     };
     for (process, message_type) in [
+        ("ordering-command-api", "ordering.PlaceOrder"),
         ("ordering-command-handler", "ordering.PlaceOrder"),
+        ("ordering-event-handler", "ordering.OrderPlaced"),
         ("order-fulfillment-saga", "ordering.OrderPlaced"),
         ("inventory-command-handler", "inventory.ReserveStock"),
         ("order-fulfillment-saga", "inventory.StockReserved"),
@@ -175,7 +183,7 @@ fn orders_are_confirmed_or_cancelled_through_the_saga_with_status_tracing_and_me
     ] {
         wait_for(
             Duration::from_secs(10),
-            &format!("{process} logs {message_type} with {cid}"),
+            &format!("{process} logs {message_type} with {cid} and trace {TRACE_ID}"),
             || {
                 if traced(process, message_type) {
                     Ok(())

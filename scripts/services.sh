@@ -12,6 +12,9 @@
 #   MONGODB_URL   when set, a real MongoDB chosen by URL: the script only waits for it;
 #                 when unset, SecantusDB (`secantusd-py`) is started on 127.0.0.1:27017 if nothing
 #                 listens there yet.
+#   SERVICES_FRESH_MONGO=1  stop the SecantusDB this script started (if running) and start it
+#                 again on an empty data directory (scripts/test.sh does, before any test runs:
+#                 the end-to-end tests leave their databases behind, see tests/e2e/src/lib.rs)
 #   SERVICES_TIMEOUT  seconds to wait for each server (default 90)
 #   SERVICES_STATE_DIR  where SecantusDB keeps its data and log
 #                 (default ${XDG_STATE_HOME:-/var/tmp}/runtime-services)
@@ -151,6 +154,16 @@ if [[ -n "${MONGODB_URL:-}" ]]; then
 else
     MG_HOST=127.0.0.1
     MG_PORT=27017
+    if [[ "${SERVICES_FRESH_MONGO:-}" == 1 ]]; then
+        if pkill -f "secantusd-py --host $MG_HOST --port $MG_PORT --storage-path $STATE_DIR/secantus-data"; then
+            for _ in $(seq 1 100); do
+                tcp_open "$MG_HOST" "$MG_PORT" || break
+                sleep 0.1
+            done
+            pkill -9 -f "secantusd-py --host $MG_HOST --port $MG_PORT --storage-path $STATE_DIR/secantus-data" && sleep 0.5 || true
+        fi
+        rm -rf "$STATE_DIR/secantus-data"
+    fi
     if ! tcp_open "$MG_HOST" "$MG_PORT"; then
         if ! command -v secantusd-py >/dev/null; then
             python3 -m pip install -q SecantusDB || die "pip install SecantusDB failed"

@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/services.sh
+# A fresh SecantusDB: the end-to-end tests leave their MongoDB databases behind.
+SERVICES_FRESH_MONGO=1 scripts/services.sh
 if [ -x scripts/doc-tools.sh ]; then
   scripts/doc-tools.sh
 fi

@@ -5,7 +5,8 @@
 //! JSON `listening` log line), and drives them over HTTP.
 //!
 //! Dropping a [`System`] kills every process (SIGTERM, bounded wait, SIGKILL), deletes the
-//! prefixed RabbitMQ queues and exchanges and drops both databases, also when a test panics.
+//! prefixed RabbitMQ queues and exchanges and drops the PostgreSQL database (and the MongoDB
+//! one on a real MongoDB; see `drop_mongo`), also when a test panics.
 //! Process logs (`LOG_FORMAT=json`) stay in `target/e2e-logs/<prefix>/` for inspection.
 //!
 //! The binaries must be built first (`scripts/test.sh` does it):
@@ -447,6 +448,24 @@ impl System {
         .expect("dev token")
     }
 
+    /// Runs `query` on this run's PostgreSQL database (`psql -At`): one string per row, the
+    /// columns separated by `|`. Panics when psql fails.
+    pub fn sql(&self, query: &str) -> Vec<String> {
+        let out = Command::new("psql")
+            .args([&self.db_url, "-v", "ON_ERROR_STOP=1", "-Atc", query])
+            .output()
+            .expect("run psql");
+        assert!(
+            out.status.success(),
+            "psql {query}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
     /// The MongoDB database of this run.
     pub fn mongo_database(&self) -> &str {
         &self.prefix
@@ -544,8 +563,15 @@ async fn cleanup_broker(prefix: &str) {
     let _ = conn.close(200, "".into()).await;
 }
 
+/// Drops the run's MongoDB database on a real MongoDB (`MONGODB_URL` set). On the local
+/// SecantusDB it is left behind: SecantusDB's `dropDatabase` holds the server's global lock
+/// while it deletes key by key, which once took over 20 minutes after an end-to-end run and
+/// starved every other test; `scripts/test.sh` starts SecantusDB on an empty data directory
+/// instead (`SERVICES_FRESH_MONGO=1`).
 async fn drop_mongo(db: &str) {
-    if let Ok(client) = mongodb::Client::with_uri_str(mongodb_url()).await {
+    if std::env::var("MONGODB_URL").is_ok_and(|u| !u.is_empty())
+        && let Ok(client) = mongodb::Client::with_uri_str(mongodb_url()).await
+    {
         let _ = client.database(db).drop().await;
     }
 }

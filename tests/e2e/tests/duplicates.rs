@@ -6,7 +6,7 @@
 //! a command (events, state), the same read models as before the replay, the same saga
 //! instances, no dead letter.
 
-use e2e_tests::{System, amqp_url, http, pg_admin_url, wait_for};
+use e2e_tests::{System, amqp_url, http, wait_for};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -16,28 +16,6 @@ const PRODUCTS: usize = 4;
 const RESTOCKS: usize = 40;
 const ORDERS: usize = 4;
 const SETTLE: Duration = Duration::from_secs(120);
-
-/// One row per line of `psql -At` on this run's database.
-fn sql(sys: &System, query: &str) -> Vec<String> {
-    let url = format!(
-        "{}/{}",
-        pg_admin_url().rsplit_once('/').expect("database URL").0,
-        sys.prefix
-    );
-    let out = Command::new("psql")
-        .args([&url, "-v", "ON_ERROR_STOP=1", "-Atc", query])
-        .output()
-        .expect("psql");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_owned)
-        .collect()
-}
 
 /// `(ready + unacked, name)` of every queue of this run.
 fn queues(sys: &System) -> Vec<(usize, String)> {
@@ -104,12 +82,10 @@ fn observe(sys: &System, products: &[String], orders: &[String], auth: &str) -> 
         r.json()
     };
     Observed {
-        events: sql(
-            sys,
+        events: sys.sql(
             "SELECT message_id || ' ' || (envelope->'meta'->>'message_type') FROM outbox ORDER BY id",
         ),
-        states: sql(
-            sys,
+        states: sys.sql(
             "SELECT aggregate_type || '/' || aggregate_id || ' v' || version || ' ' || state::text \
              FROM aggregate_snapshots ORDER BY 1",
         ),
@@ -247,8 +223,7 @@ fn commands_twice_and_events_again_in_reverse_change_nothing() {
     wait_quiet(&sys, "every message handled");
 
     // Each restock took effect once: one event per command, the stock added once.
-    let restock_events = sql(
-        &sys,
+    let restock_events = sys.sql(
         "SELECT envelope->'meta'->>'causation_id' FROM outbox \
          WHERE envelope->'meta'->>'message_type' = 'inventory.ProductRestocked'",
     );
@@ -260,8 +235,7 @@ fn commands_twice_and_events_again_in_reverse_change_nothing() {
     );
     let before = observe(&sys, &products, &orders, &auth);
     // State: available + reserved = initial stock + the restocks, once each.
-    for row in sql(
-        &sys,
+    for row in sys.sql(
         "SELECT aggregate_id, (state->>'available')::bigint + (state->>'reserved')::bigint \
          FROM aggregate_snapshots WHERE aggregate_type = 'inventory.Product'",
     ) {
@@ -274,8 +248,7 @@ fn commands_twice_and_events_again_in_reverse_change_nothing() {
     }
 
     // Every event again, newest first.
-    let events = sql(
-        &sys,
+    let events = sys.sql(
         "SELECT context || ' ' || envelope::text FROM outbox \
          WHERE destination = 'event' ORDER BY id DESC",
     );

@@ -15,7 +15,7 @@
 //! 600; the full run: `FAULT_LOOP_COMMANDS=10000 cargo test -p e2e-tests --test fault_loop --
 //! --nocapture`).
 
-use e2e_tests::{PROCESSES, System, http, pg_admin_url, wait_for};
+use e2e_tests::{PROCESSES, System, http, wait_for};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
@@ -62,19 +62,6 @@ fn sh(program: &str, args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// One row per line of `psql -At` on this run's database.
-fn sql(sys: &System, query: &str) -> Vec<String> {
-    let url = format!(
-        "{}/{}",
-        pg_admin_url().rsplit_once('/').expect("database URL").0,
-        sys.prefix
-    );
-    sh("psql", &[&url, "-v", "ON_ERROR_STOP=1", "-Atc", query])
-        .lines()
-        .map(str::to_owned)
-        .collect()
 }
 
 /// Restarts the whole RabbitMQ server (not only the app) and waits until it serves again.
@@ -148,8 +135,7 @@ fn every_accepted_command_has_exactly_one_effect_under_faults() {
         products.push(r.json()["aggregate_id"].as_str().expect("id").to_owned());
     }
     wait_for(Duration::from_secs(60), "the products registered", || {
-        let n = sql(
-            &sys,
+        let n = sys.sql(
             "SELECT count(*) FROM aggregate_snapshots WHERE aggregate_type = 'inventory.Product'",
         );
         if n == ["12"] {
@@ -314,13 +300,10 @@ fn every_accepted_command_has_exactly_one_effect_under_faults() {
         })
         .collect();
     let tracking_of = |kind: &str| -> BTreeSet<String> {
-        sql(
-            &sys,
-            &format!(
-                "SELECT envelope->'meta'->>'causation_id' FROM outbox \
+        sys.sql(&format!(
+            "SELECT envelope->'meta'->>'causation_id' FROM outbox \
              WHERE destination = 'event' AND envelope->'meta'->>'message_type' = '{kind}'"
-            ),
-        )
+        ))
         .into_iter()
         .collect()
     };
@@ -328,10 +311,7 @@ fn every_accepted_command_has_exactly_one_effect_under_faults() {
         settle,
         "every accepted command handled and published",
         || {
-            let unpublished = sql(
-                &sys,
-                "SELECT count(*) FROM outbox WHERE published_at IS NULL",
-            );
+            let unpublished = sys.sql("SELECT count(*) FROM outbox WHERE published_at IS NULL");
             let restocked = tracking_of("inventory.ProductRestocked");
             let placed = tracking_of("ordering.OrderPlaced");
             let missing_restocks = restocks
@@ -352,13 +332,10 @@ fn every_accepted_command_has_exactly_one_effect_under_faults() {
     // Exactly one effect per accepted command, no event twice.
     let effects = |kind: &str| -> BTreeMap<String, usize> {
         let mut m = BTreeMap::new();
-        for c in sql(
-            &sys,
-            &format!(
-                "SELECT envelope->'meta'->>'causation_id' FROM outbox \
+        for c in sys.sql(&format!(
+            "SELECT envelope->'meta'->>'causation_id' FROM outbox \
              WHERE destination = 'event' AND envelope->'meta'->>'message_type' = '{kind}'"
-            ),
-        ) {
+        )) {
             *m.entry(c).or_default() += 1;
         }
         m
@@ -377,18 +354,14 @@ fn every_accepted_command_has_exactly_one_effect_under_faults() {
     // least once means it may take effect although the client was told to retry.
     let unconfirmed_effects =
         (restock_effects.len() + order_effects.len()).saturating_sub(restocks.len() + orders.len());
-    let duplicate_event_ids = sql(
-        &sys,
-        "SELECT count(*) - count(DISTINCT message_id) FROM outbox",
-    );
+    let duplicate_event_ids = sys.sql("SELECT count(*) - count(DISTINCT message_id) FROM outbox");
 
     // State: available + reserved = initial + every restock that took effect, per product.
     let mut expected: BTreeMap<String, i64> = products
         .iter()
         .map(|p| (p.clone(), INITIAL_STOCK))
         .collect();
-    for row in sql(
-        &sys,
+    for row in sys.sql(
         "SELECT aggregate_id, sum((envelope->'payload'->>'quantity')::bigint) FROM outbox \
                           WHERE envelope->'meta'->>'message_type' = 'inventory.ProductRestocked' GROUP BY aggregate_id",
     ) {
@@ -397,8 +370,7 @@ fn every_accepted_command_has_exactly_one_effect_under_faults() {
     }
     let mut wrong_state = Vec::new();
     let mut available: BTreeMap<String, i64> = BTreeMap::new();
-    for row in sql(
-        &sys,
+    for row in sys.sql(
         "SELECT aggregate_id, (state->>'available')::bigint, (state->>'reserved')::bigint \
                           FROM aggregate_snapshots WHERE aggregate_type = 'inventory.Product'",
     ) {
@@ -478,8 +450,7 @@ fn every_accepted_command_has_exactly_one_effect_under_faults() {
         let unique: BTreeSet<&&str> = steps.iter().collect();
         repeated_compensations += steps.len() - unique.len();
     }
-    let releases_per_order = sql(
-        &sys,
+    let releases_per_order = sys.sql(
         "SELECT count(*) FROM (SELECT envelope->'payload'->>'order_id' AS o, count(*) AS n \
         FROM outbox WHERE envelope->'meta'->>'message_type' = 'inventory.StockReleased' GROUP BY o HAVING count(*) > 1) t",
     );

@@ -173,17 +173,12 @@ async fn imported_definitions_equal_the_runtime_declarations() {
         let [ix, iq, ib] = broker_state(&imported.0);
         let [dx, dq, db] = broker_state(&declared.0);
         // Per-replica templates are declared by each replica, neither imported nor declared.
-        let templates: Vec<&str> = topology
-            .queues
-            .iter()
-            .filter(|q| q.per_replica)
-            .map(|q| q.name.as_str())
-            .collect();
+        let templates = topology.per_replica_templates();
         let queues = topology.queues.len() - templates.len();
         let bindings = topology
             .bindings
             .iter()
-            .filter(|b| !templates.contains(&b.queue.as_str()))
+            .filter(|b| !templates.contains(b.queue.as_str()))
             .count();
         assert_eq!(ix.len(), topology.exchanges.len(), "{name}: {ix:#?}");
         assert_eq!(iq.len(), queues, "{name}");

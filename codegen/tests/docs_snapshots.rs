@@ -276,15 +276,10 @@ fn topology_documents_agree_with_runtime_topology() {
         let exchanges: Vec<String> = t.exchanges.iter().map(|e| e.name.clone()).collect();
         let queues: Vec<String> = t.queues.iter().map(|q| q.name.clone()).collect();
         // Per-replica templates are declared by each replica, not defined up front.
-        let templates: Vec<&str> = t
-            .queues
-            .iter()
-            .filter(|q| q.per_replica)
-            .map(|q| q.name.as_str())
-            .collect();
+        let templates = t.per_replica_templates();
         let defined: Vec<String> = queues
             .iter()
-            .filter(|q| !templates.contains(&q.as_str()))
+            .filter(|q| !templates.contains(q.as_str()))
             .cloned()
             .collect();
         assert_eq!(names("exchanges", "name"), exchanges, "{name}");
@@ -293,7 +288,7 @@ fn topology_documents_agree_with_runtime_topology() {
             defs["bindings"].as_array().unwrap().len(),
             t.bindings
                 .iter()
-                .filter(|b| !templates.contains(&b.queue.as_str()))
+                .filter(|b| !templates.contains(b.queue.as_str()))
                 .count()
         );
         for q in t.queues.iter().filter(|q| !q.per_replica) {

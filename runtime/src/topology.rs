@@ -398,6 +398,16 @@ impl Topology {
         self.queues.iter().find(|q| q.name == name)
     }
 
+    /// Names of the per-replica queue templates ([`QueueSpec::per_replica`]): neither they nor
+    /// their bindings are declared (or exported) as such.
+    pub fn per_replica_templates(&self) -> BTreeSet<&str> {
+        self.queues
+            .iter()
+            .filter(|q| q.per_replica)
+            .map(|q| q.name.as_str())
+            .collect()
+    }
+
     /// The same topology with every exchange and queue name prefixed by `prefix.` (tests
     /// isolate themselves with a unique prefix). Routing keys and dead-letter routing keys that
     /// name a queue of the topology are prefixed too; the default exchange `""` and other
@@ -701,35 +711,35 @@ impl TopologyBuilder {
     /// Adds the subscriber queue `<owner>.<name>` bound to every source. `owner` gets a
     /// dead-letter exchange `<owner>.dlx` even when it is not a context (e.g. `sagas`).
     pub fn subscriber(
-        mut self,
+        self,
         owner: impl Into<String>,
         name: impl Into<String>,
         sources: impl IntoIterator<Item = Source>,
     ) -> Self {
-        self.subscribers.push((
-            owner.into(),
-            name.into(),
-            sources.into_iter().collect(),
-            false,
-        ));
-        self
+        self.add_subscriber(owner.into(), name.into(), sources, false)
     }
 
     /// Adds the per-replica subscriber queue template `<owner>.<name>` bound to every source
     /// (see [`QueueSpec::per_replica`]): classic, exclusive to each replica, at most
     /// [`PER_REPLICA_MAX_LENGTH`] messages (oldest dropped), no delayed retry.
     pub fn per_replica_subscriber(
-        mut self,
+        self,
         owner: impl Into<String>,
         name: impl Into<String>,
         sources: impl IntoIterator<Item = Source>,
     ) -> Self {
-        self.subscribers.push((
-            owner.into(),
-            name.into(),
-            sources.into_iter().collect(),
-            true,
-        ));
+        self.add_subscriber(owner.into(), name.into(), sources, true)
+    }
+
+    fn add_subscriber(
+        mut self,
+        owner: String,
+        name: String,
+        sources: impl IntoIterator<Item = Source>,
+        per_replica: bool,
+    ) -> Self {
+        self.subscribers
+            .push((owner, name, sources.into_iter().collect(), per_replica));
         self
     }
 

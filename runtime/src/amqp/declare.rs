@@ -1,7 +1,7 @@
 //! Declaring a [`Topology`] on the broker.
 
 use super::{AmqpError, short};
-use crate::topology::{ArgumentValue, ExchangeKind, QueueSpec, Topology};
+use crate::topology::{ArgumentValue, BindingSpec, ExchangeKind, QueueSpec, Topology};
 use lapin::Channel;
 use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable, LongString};
@@ -32,12 +32,7 @@ pub async fn declare(channel: &Channel, topology: &Topology) -> Result<(), AmqpE
             })?;
     }
     // Per-replica queues are templates: each consumer declares its own copy.
-    let templates: std::collections::BTreeSet<&str> = topology
-        .queues
-        .iter()
-        .filter(|q| q.per_replica)
-        .map(|q| q.name.as_str())
-        .collect();
+    let templates = topology.per_replica_templates();
     for q in topology.queues.iter().filter(|q| !q.per_replica) {
         let options = QueueDeclareOptions {
             durable: q.durable,
@@ -57,20 +52,7 @@ pub async fn declare(channel: &Channel, topology: &Topology) -> Result<(), AmqpE
         .iter()
         .filter(|b| !templates.contains(b.queue.as_str()))
     {
-        channel
-            .queue_bind(
-                short(&b.queue)?,
-                short(&b.exchange)?,
-                short(&b.routing_key)?,
-                QueueBindOptions::default(),
-                FieldTable::default(),
-            )
-            .await
-            .map_err(|source| AmqpError::Declare {
-                what: "binding",
-                name: format!("{} -> {} ({})", b.exchange, b.queue, b.routing_key),
-                source,
-            })?;
+        bind(channel, &b.queue, b).await?;
     }
     Ok(())
 }
@@ -119,20 +101,26 @@ pub async fn declare_replica(
         .iter()
         .filter(|b| b.queue == template.name)
     {
-        channel
-            .queue_bind(
-                short(name)?,
-                short(&b.exchange)?,
-                short(&b.routing_key)?,
-                QueueBindOptions::default(),
-                FieldTable::default(),
-            )
-            .await
-            .map_err(|source| AmqpError::Declare {
-                what: "binding",
-                name: format!("{} -> {name} ({})", b.exchange, b.routing_key),
-                source,
-            })?;
+        bind(channel, name, b).await?;
     }
+    Ok(())
+}
+
+/// Binds `queue` as `binding` binds its queue.
+async fn bind(channel: &Channel, queue: &str, binding: &BindingSpec) -> Result<(), AmqpError> {
+    channel
+        .queue_bind(
+            short(queue)?,
+            short(&binding.exchange)?,
+            short(&binding.routing_key)?,
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .map_err(|source| AmqpError::Declare {
+            what: "binding",
+            name: format!("{} -> {queue} ({})", binding.exchange, binding.routing_key),
+            source,
+        })?;
     Ok(())
 }

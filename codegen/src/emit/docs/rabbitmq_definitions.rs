@@ -31,12 +31,7 @@ pub fn definitions(t: &Topology) -> Value {
         .collect();
     // Per-replica queues are templates; their exclusive copies exist only while a replica
     // is connected and cannot be defined.
-    let templates: Vec<&str> = t
-        .queues
-        .iter()
-        .filter(|q| q.per_replica)
-        .map(|q| q.name.as_str())
-        .collect();
+    let templates = t.per_replica_templates();
     let queues: Vec<Value> = t
         .queues
         .iter()
@@ -63,7 +58,7 @@ pub fn definitions(t: &Topology) -> Value {
     let bindings: Vec<Value> = t
         .bindings
         .iter()
-        .filter(|b| !templates.contains(&b.queue.as_str()))
+        .filter(|b| !templates.contains(b.queue.as_str()))
         .map(|b| {
             json!({
                 "source": b.exchange,

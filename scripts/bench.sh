@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Runtime throughput and latency (issue 11): builds the example's inventory processes, the
+# order-fulfillment saga and the `msgen-bench` load generator in release, runs it on the
+# local servers and prints one markdown table (measure, value, baseline, ratio, target, met?),
+# also written to $CARGO_TARGET_DIR/bench/results.md.
+#
+#   scripts/bench.sh [--quick]
+#
+# --quick: small sizes (a few seconds per measure), a smoke run. The full size takes about
+# 10 minutes after the build. Every run is isolated (its own NAME_PREFIX, PostgreSQL and
+# MongoDB databases, removed afterwards); process logs stay in $CARGO_TARGET_DIR/bench/logs/.
+# What each row measures: README.md, "Runtime throughput and latency".
+#
+# Environment: CARGO_TARGET_DIR (default: target/ of the repository); AMQP_URL, DATABASE_URL,
+# MONGODB_URL as for scripts/services.sh.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ARGS=()
+for arg in "$@"; do
+    case "$arg" in
+        --quick) ARGS+=(--quick) ;;
+        -h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) echo "bench.sh: unknown argument \`$arg\` (--quick or --help)" >&2; exit 2 ;;
+    esac
+done
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+cd "$ROOT"
+
+bash scripts/services.sh
+echo "== building the processes (release)" >&2
+# `-p runtime` brings its `dev-token` binary (the bench's bearer token).
+cargo build --release -q -p runtime -p inventory-command-api -p inventory-command-handler \
+    -p inventory-event-handler -p inventory-query-api -p order-fulfillment-saga
+# A cargo invocation of its own: built with the processes, feature unification would link
+# lapin's default TLS (rustls on aws-lc) into the bench, which it does not use.
+echo "== building msgen-bench (release)" >&2
+cargo build --release -q -p msgen-bench
+echo "== running (load average: $(cut -d' ' -f1-3 /proc/loadavg))" >&2
+exec "$CARGO_TARGET_DIR/release/msgen-bench" "${ARGS[@]}"

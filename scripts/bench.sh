@@ -4,11 +4,12 @@
 # local servers and prints one markdown table (measure, value, baseline, ratio, target, met?),
 # also written to $CARGO_TARGET_DIR/bench/results.md.
 #
-#   scripts/bench.sh [--quick]
+#   scripts/bench.sh [--quick] [--only=parts|handler|e2e|saga]
 #
-# --quick: small sizes (a few seconds per measure), a smoke run. The full size takes about
-# 10 minutes after the build. Every run is isolated (its own NAME_PREFIX, PostgreSQL and
-# MongoDB databases, removed afterwards); process logs stay in $CARGO_TARGET_DIR/bench/logs/.
+# --quick: small sizes (a few seconds per measure), a smoke run; --only: one phase (to profile
+# it). The full size takes about 5 to 10 minutes after the build. Every run is isolated (its
+# own NAME_PREFIX, PostgreSQL and MongoDB databases, removed afterwards); process logs stay in
+# $CARGO_TARGET_DIR/bench/logs/.
 # What each row measures: README.md, "Runtime throughput and latency".
 #
 # Environment: CARGO_TARGET_DIR (default: target/ of the repository); AMQP_URL, DATABASE_URL,
@@ -19,9 +20,9 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ARGS=()
 for arg in "$@"; do
     case "$arg" in
-        --quick) ARGS+=(--quick) ;;
+        --quick | --only=*) ARGS+=("$arg") ;;
         -h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-        *) echo "bench.sh: unknown argument \`$arg\` (--quick or --help)" >&2; exit 2 ;;
+        *) echo "bench.sh: unknown argument \`$arg\` (--quick, --only=PHASE or --help)" >&2; exit 2 ;;
     esac
 done
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"

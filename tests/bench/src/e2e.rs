@@ -8,6 +8,7 @@
 use crate::amqp::Tap;
 use crate::load::{self, Answer, Pace};
 use crate::procs::{Env, Run, TENANT};
+use crate::profile::ServerCpu;
 use crate::rss::PeakRss;
 use crate::stats::{LatencySummary, per_second};
 use crate::{Ctx, Res, read};
@@ -90,14 +91,16 @@ pub struct E2eResult {
 
 /// Runs the phase: the closed loop in a run of its own (its backlog is thrown away with it),
 /// then the open loops and the read path in a fresh run.
-pub async fn run(env: &Env, sizes: Sizes, rss: &mut PeakRss) -> E2eResult {
+pub async fn run(env: &Env, sizes: Sizes, rss: &mut PeakRss, notes: &mut Vec<String>) -> E2eResult {
     let closed = match Run::new(env, "closed").await {
         Ok(mut run) => {
+            let mongo_cpu = ServerCpu::start("SecantusDB", "secantusd");
             let r = with_processes(env, &mut run, async |tap, coll, api, _| {
                 closed_loop(env, api, tap, coll, sizes).await
             })
             .await;
             record(&run, rss, "end-to-end closed loop");
+            notes.push(mongo_cpu.note("end-to-end closed loop", &run.cpu()));
             run.close().await;
             r
         }
@@ -105,6 +108,7 @@ pub async fn run(env: &Env, sizes: Sizes, rss: &mut PeakRss) -> E2eResult {
     };
     let (open, read) = match Run::new(env, "open").await {
         Ok(mut run) => {
+            let mongo_cpu = ServerCpu::start("SecantusDB", "secantusd");
             let r = with_processes(env, &mut run, async |tap, coll, api, query_api| {
                 let mut open = Vec::new();
                 for (rate, secs) in sizes.open {
@@ -115,6 +119,7 @@ pub async fn run(env: &Env, sizes: Sizes, rss: &mut PeakRss) -> E2eResult {
             })
             .await;
             record(&run, rss, "end-to-end open loops and reads");
+            notes.push(mongo_cpu.note("end-to-end open loops and reads", &run.cpu()));
             run.close().await;
             match r {
                 Ok(x) => x,
@@ -248,9 +253,10 @@ async fn open_loop(
     tap.wait_for(before + accepted.len(), sizes.drain).await;
     let deadline = Instant::now() + sizes.drain;
     loop {
-        let f = found.lock().expect("found");
-        let all = (0..count as usize).all(|i| f.ignored[i] || f.at[i].is_some());
-        drop(f);
+        let all = {
+            let f = found.lock().expect("found");
+            (0..count as usize).all(|i| f.ignored[i] || f.at[i].is_some())
+        };
         if all || Instant::now() > deadline {
             break;
         }

@@ -132,6 +132,11 @@ fn with_baseline(row: Row, baseline: &Res<f64>, what: &str) -> Row {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let quick = std::env::args().any(|a| a == "--quick");
+    // `--only=<parts|handler|e2e|saga>`: one phase, e.g. to profile it
+    let only: Option<String> =
+        std::env::args().find_map(|a| Some(a.strip_prefix("--only=")?.to_owned()));
+    let want = |phase: &str| only.as_deref().is_none_or(|o| o == phase);
+    let skipped = || Err::<f64, String>("skipped (--only)".into());
     let sizes = Sizes::new(quick);
     let env = match procs::Env::from_env() {
         Ok(e) => e,
@@ -148,8 +153,14 @@ async fn main() -> std::process::ExitCode {
     let say = |what: &str| eprintln!("[{:>5.0} s] {what}", began.elapsed().as_secs_f64());
 
     say("raw limits and the naive pipeline");
-    let (rabbit, postgres, mongo, naive) = match procs::Run::new(&env, "parts").await {
-        Ok(run) => {
+    let parts = if want("parts") {
+        procs::Run::new(&env, "parts").await.map(Some)
+    } else {
+        Ok(None)
+    };
+    let (rabbit, postgres, mongo, naive) = match parts {
+        Ok(None) => (skipped(), skipped(), skipped(), skipped()),
+        Ok(Some(run)) => {
             let rabbit = raw::rabbitmq(&env.amqp_url, &run.prefix, sizes.rabbit).await;
             let postgres = raw::postgres(&run.db_url, sizes.postgres, 100, 2).await;
             let mongo = match env.mongo().await {
@@ -190,7 +201,11 @@ async fn main() -> std::process::ExitCode {
     ));
 
     say("the CommandHandler alone");
-    let handler = handler::run(&env, sizes.handler, &mut rss).await;
+    let handler = if want("handler") {
+        handler::run(&env, sizes.handler, &mut rss).await
+    } else {
+        Err("skipped (--only)".into())
+    };
     let handler_rate = handler.as_ref().map(|h| h.rate).map_err(Clone::clone);
     if let Ok(h) = &handler {
         let n = sizes.handler as f64;
@@ -224,11 +239,17 @@ async fn main() -> std::process::ExitCode {
 
     say("end to end");
     let e = sizes.e2e;
-    let r = e2e::run(&env, e, &mut rss).await;
-    e2e_rows(&mut rows, &mut notes, &r, e, &rabbit, &naive, &mongo);
+    if want("e2e") {
+        let r = e2e::run(&env, e, &mut rss, &mut notes).await;
+        e2e_rows(&mut rows, &mut notes, &r, e, &rabbit, &naive, &mongo);
+    }
 
     say("sagas");
-    let sagas = saga::run(&env, sizes.sagas, &mut rss).await;
+    let sagas = if want("saga") {
+        saga::run(&env, sizes.sagas, &mut rss, &mut notes).await
+    } else {
+        skipped()
+    };
     let row = rate_row(
         format!(
             "order-fulfillment sagas completed, happy path, stub participants ({} sagas started at once)",

@@ -213,6 +213,14 @@ impl Run {
         self.procs.get(name).map(|p| p.child.id())
     }
 
+    /// CPU seconds every running process used since it started, by name.
+    pub fn cpu(&self) -> Vec<(String, f64)> {
+        self.procs
+            .iter()
+            .filter_map(|(n, p)| Some((n.clone(), crate::profile::cpu_secs(p.child.id())?)))
+            .collect()
+    }
+
     /// Peak RSS in kB of every running process, by name.
     pub fn peak_rss(&self) -> Vec<(String, u64)> {
         self.procs

@@ -23,10 +23,61 @@ pub fn cpu_secs(pid: u32) -> Option<f64> {
     Some(ticks as f64 / 100.0)
 }
 
+/// The first process whose command line contains `needle` (for servers the bench did not
+/// start, such as SecantusDB).
+pub fn find_process(needle: &str) -> Option<u32> {
+    let me = std::process::id();
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+        let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+        (pid != me && String::from_utf8_lossy(&cmdline).contains(needle)).then_some(pid)
+    })
+}
+
+/// CPU seconds of a server process over a phase, measured from its creation.
+pub struct ServerCpu {
+    name: &'static str,
+    pid: Option<u32>,
+    at_start: f64,
+    wall: std::time::Instant,
+}
+
+impl ServerCpu {
+    /// Starts measuring the first process whose command line contains `needle`.
+    pub fn start(name: &'static str, needle: &str) -> ServerCpu {
+        let pid = find_process(needle);
+        ServerCpu {
+            name,
+            pid,
+            at_start: pid.and_then(cpu_secs).unwrap_or(0.0),
+            wall: std::time::Instant::now(),
+        }
+    }
+
+    /// `"<phase>: <wall> s wall; CPU s: <process> <s>, ..., <server> <s>"`, with the CPU of
+    /// the run's processes since they started.
+    pub fn note(&self, phase: &str, cpu: &[(String, f64)]) -> String {
+        let mut parts: Vec<String> = cpu.iter().map(|(n, s)| format!("{n} {s:.1}")).collect();
+        if let Some(now) = self.pid.and_then(cpu_secs) {
+            parts.push(format!("{} {:.1}", self.name, now - self.at_start));
+        }
+        format!(
+            "{phase}: {:.0} s wall (2 cores: {:.0} CPU s at most); CPU s used: {}",
+            self.wall.elapsed().as_secs_f64(),
+            2.0 * self.wall.elapsed().as_secs_f64(),
+            parts.join(", ")
+        )
+    }
+}
+
+/// What a [`PgSampler`] collected: samples taken, samples per `state: statement`, backend
+/// process ids.
+type Sampled = (u64, BTreeMap<String, u64>, Vec<i32>);
+
 /// Samples `pg_stat_activity` of one database every 5 ms until stopped.
 pub struct PgSampler {
     stop: Arc<AtomicBool>,
-    task: tokio::task::JoinHandle<Res<(u64, BTreeMap<String, u64>, Vec<i32>)>>,
+    task: tokio::task::JoinHandle<Res<Sampled>>,
 }
 
 impl PgSampler {

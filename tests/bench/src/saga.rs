@@ -31,12 +31,14 @@ fn reply(command_type: &str) -> Option<(&'static str, &'static str)> {
 
 /// Starts `n` sagas at once; sagas completed per second from the first `OrderPlaced` to the
 /// `n`-th `ConfirmOrder`.
-pub async fn run(env: &Env, n: usize, rss: &mut PeakRss) -> Res<f64> {
+pub async fn run(env: &Env, n: usize, rss: &mut PeakRss, notes: &mut Vec<String>) -> Res<f64> {
     let mut run = Run::new(env, "saga").await?;
+    let mongo_cpu = crate::profile::ServerCpu::start("SecantusDB", "secantusd");
     let result = measure(env, &mut run, n).await;
     for (name, kb) in run.peak_rss() {
         rss.record(&name, kb, "sagas");
     }
+    notes.push(mongo_cpu.note("sagas", &run.cpu()));
     run.close().await;
     result
 }

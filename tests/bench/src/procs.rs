@@ -244,7 +244,11 @@ impl Run {
             if let Err(e) = crate::amqp::delete_topology(&self.env.amqp_url, &self.prefix).await {
                 eprintln!("bench: cleaning the broker: {e}");
             }
-            if let Ok(client) = self.env.mongo().await {
+            // a disposable server (bench.sh's own) is removed whole instead: SecantusDB drops a
+            // database key by key under its global lock
+            if std::env::var_os("BENCH_MONGO_DISPOSABLE").is_none()
+                && let Ok(client) = self.env.mongo().await
+            {
                 let _ = client.database(&self.prefix).drop().await;
             }
             let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.prefix);

@@ -5,8 +5,8 @@
 use crate::{Ctx, Res};
 use futures_util::StreamExt;
 use lapin::options::{
-    BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions, ExchangeDeleteOptions,
-    QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
+    BasicConsumeOptions, BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions,
+    ExchangeDeleteOptions, QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
 };
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
@@ -123,6 +123,21 @@ impl Envelope {
 
 fn header<'a>(props: &'a BasicProperties, name: &str) -> Option<&'a AMQPValue> {
     props.headers().as_ref()?.inner().get(name)
+}
+
+/// Sets the prefetch of `ch` and starts consuming `queue` with manual acks.
+pub async fn consume(ch: &Channel, queue: &str, prefetch: u16) -> Res<lapin::Consumer> {
+    ch.basic_qos(prefetch, BasicQosOptions::default())
+        .await
+        .ctx("qos")?;
+    ch.basic_consume(
+        queue.into(),
+        "".into(),
+        BasicConsumeOptions::default(),
+        FieldTable::default(),
+    )
+    .await
+    .ctx(&format!("consume {queue}"))
 }
 
 /// A header as text.

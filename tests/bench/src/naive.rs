@@ -8,8 +8,7 @@ use crate::raw::register_payload;
 use crate::{Ctx, Res};
 use futures_util::StreamExt;
 use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
-    ExchangeDeclareOptions, QueueDeclareOptions,
+    BasicAckOptions, BasicPublishOptions, ExchangeDeclareOptions, QueueDeclareOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
 use serde_json::json;
@@ -70,18 +69,7 @@ pub async fn run(url: &str, prefix: &str, db_url: &str, n: usize) -> Res<f64> {
         .execute(&pool)
         .await
         .ctx("truncate")?;
-    ch.basic_qos(1, BasicQosOptions::default())
-        .await
-        .ctx("qos")?;
-    let mut consumer = ch
-        .basic_consume(
-            queue.as_str().into(),
-            "".into(),
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .ctx("consume")?;
+    let mut consumer = crate::amqp::consume(&ch, queue.as_str(), 1).await?;
     let worker = tokio::spawn(async move {
         let mut handled = 0;
         while handled < n {

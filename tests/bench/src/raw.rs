@@ -5,7 +5,7 @@
 use crate::amqp::{self, Envelope};
 use crate::{Ctx, Res, stats};
 use futures_util::StreamExt;
-use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions, QueueDeclareOptions};
+use lapin::options::{BasicAckOptions, QueueDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable};
 use mongodb::bson::doc;
 use serde_json::{Value, json};
@@ -50,18 +50,7 @@ pub async fn rabbitmq(url: &str, prefix: &str, n: usize) -> Res<f64> {
     )
     .await
     .ctx("declare the raw queue")?;
-    ch.basic_qos(1000, BasicQosOptions::default())
-        .await
-        .ctx("qos")?;
-    let mut consumer = ch
-        .basic_consume(
-            queue.as_str().into(),
-            "".into(),
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .ctx("consume")?;
+    let mut consumer = crate::amqp::consume(&ch, queue.as_str(), 1000).await?;
     let drained = tokio::spawn(async move {
         let mut got = 0;
         while got < n {

@@ -8,8 +8,7 @@ use crate::procs::{Env, Run};
 use crate::rss::PeakRss;
 use crate::{Ctx, Res, stats};
 use futures_util::StreamExt;
-use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions};
-use lapin::types::FieldTable;
+use lapin::options::{BasicAckOptions, BasicPublishOptions};
 use serde_json::json;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -50,18 +49,8 @@ async fn measure(env: &Env, run: &mut Run, n: usize) -> Res<f64> {
     let confirmed = Arc::new(AtomicUsize::new(0));
     for ctx in ["inventory", "payments", "shipping", "ordering"] {
         let ch = conn.create_channel().await.ctx("channel")?;
-        ch.basic_qos(256, BasicQosOptions::default())
-            .await
-            .ctx("qos")?;
-        let mut consumer = ch
-            .basic_consume(
-                format!("{prefix}.{ctx}.commands").as_str().into(),
-                "".into(),
-                BasicConsumeOptions::default(),
-                FieldTable::default(),
-            )
-            .await
-            .ctx("consume a command queue")?;
+        let mut consumer =
+            crate::amqp::consume(&ch, &format!("{prefix}.{ctx}.commands"), 256).await?;
         let (prefix, confirmed) = (prefix.clone(), confirmed.clone());
         tokio::spawn(async move {
             while let Some(Ok(d)) = consumer.next().await {

@@ -835,18 +835,7 @@ impl TopologyBuilder {
             },
             per_replica: false,
         });
-        t.queues.push(QueueSpec {
-            name: dlq.clone(),
-            kind: QueueKind::Quorum,
-            durable: true,
-            arguments: QueueArguments::default(),
-            per_replica: false,
-        });
-        t.bindings.push(BindingSpec {
-            exchange: dlx.clone(),
-            queue: dlq.clone(),
-            routing_key: queue.to_owned(),
-        });
+        dead_letter_queue(t, &dlx, &dlq, queue);
         let mut tiers = Vec::new();
         for &delay in &self.retry_delays_ms {
             let name = format!("{queue}.retry.{}", delay_label(delay));
@@ -879,6 +868,22 @@ impl TopologyBuilder {
     }
 }
 
+/// Adds the quorum dead-letter queue `dlq` of `queue`, bound to `dlx` with the queue's name.
+fn dead_letter_queue(t: &mut Topology, dlx: &str, dlq: &str, queue: &str) {
+    t.queues.push(QueueSpec {
+        name: dlq.to_owned(),
+        kind: QueueKind::Quorum,
+        durable: true,
+        arguments: QueueArguments::default(),
+        per_replica: false,
+    });
+    t.bindings.push(BindingSpec {
+        exchange: dlx.to_owned(),
+        queue: dlq.to_owned(),
+        routing_key: queue.to_owned(),
+    });
+}
+
 /// Adds the per-replica queue template `queue` with its dead-letter queue (no retry tiers).
 fn per_replica_queue(t: &mut Topology, owner: &str, queue: &str, max_attempts: u32) {
     let dlx = format!("{owner}.dlx");
@@ -896,18 +901,7 @@ fn per_replica_queue(t: &mut Topology, owner: &str, queue: &str, max_attempts: u
         },
         per_replica: true,
     });
-    t.queues.push(QueueSpec {
-        name: dlq.clone(),
-        kind: QueueKind::Quorum,
-        durable: true,
-        arguments: QueueArguments::default(),
-        per_replica: false,
-    });
-    t.bindings.push(BindingSpec {
-        exchange: dlx.clone(),
-        queue: dlq.clone(),
-        routing_key: queue.to_owned(),
-    });
+    dead_letter_queue(t, &dlx, &dlq, queue);
     t.work_queues.push(WorkQueueSpec {
         queue: queue.to_owned(),
         retry_tiers: Vec::new(),

@@ -8,7 +8,7 @@
 mod support;
 
 use runtime::amqp::dead_letters::DeadLetterQueue;
-use runtime::amqp::{AmqpBus, Consumer, HandleOutcome, MessageHandler, declare};
+use runtime::amqp::{AmqpBus, Consumer, HandleOutcome, MessageHandler};
 use runtime::bus::MessageBus;
 use runtime::topology::TopologyBuilder;
 use runtime::{Envelope, Metadata, RawEnvelope};
@@ -89,12 +89,7 @@ async fn poison_messages_are_dead_lettered_listed_replayed_and_discarded() {
     let topology_file = std::env::temp_dir().join(format!("{prefix}-topology.json"));
     std::fs::write(&topology_file, serde_json::to_string(&plain).unwrap()).unwrap();
     let topology_arg = topology_file.to_str().unwrap().to_owned();
-    let conn = lapin::Connection::connect(&amqp_url(), Default::default())
-        .await
-        .unwrap();
-    declare(&conn.create_channel().await.unwrap(), &t)
-        .await
-        .unwrap();
+    let conn = declare_on_broker(&t).await;
     let queue = format!("{prefix}.ordering.commands");
     let dlq = format!("{queue}.dlq");
 

@@ -6,7 +6,7 @@
 
 mod support;
 
-use runtime::amqp::{AmqpBus, Consumer, HandleOutcome, MessageHandler, declare};
+use runtime::amqp::{AmqpBus, Consumer, HandleOutcome, MessageHandler};
 use runtime::bus::MessageBus;
 use runtime::topology::TopologyBuilder;
 use runtime::{Envelope, Metadata, RawEnvelope};
@@ -76,12 +76,7 @@ async fn run(name: &str, prefetch: u16) -> std::sync::Arc<Recorder> {
         .build()
         .with_prefix(&prefix);
     let queue = format!("{prefix}.ordering.commands");
-    let conn = lapin::Connection::connect(&amqp_url(), Default::default())
-        .await
-        .unwrap();
-    declare(&conn.create_channel().await.unwrap(), &t)
-        .await
-        .unwrap();
+    let conn = declare_on_broker(&t).await;
     let bus = AmqpBus::connect(&amqp_url(), t.clone()).await.unwrap();
     for seq in 0..PER_AGGREGATE {
         for a in 0..AGGREGATES {

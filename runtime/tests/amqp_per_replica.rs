@@ -6,7 +6,7 @@
 
 mod support;
 
-use runtime::amqp::{AmqpBus, Consumer, HandleOutcome, MessageHandler, declare};
+use runtime::amqp::{AmqpBus, Consumer, HandleOutcome, MessageHandler};
 use runtime::bus::MessageBus;
 use runtime::topology::{Source, TopologyBuilder};
 use runtime::{Envelope, Metadata, RawEnvelope};
@@ -54,12 +54,7 @@ async fn every_replica_receives_every_message_through_its_own_copy() {
         .with_prefix(&prefix);
     t.validate().expect("valid topology");
     let template = format!("{prefix}.ordering.command-api");
-    let conn = lapin::Connection::connect(&amqp_url(), Default::default())
-        .await
-        .unwrap();
-    declare(&conn.create_channel().await.unwrap(), &t)
-        .await
-        .unwrap();
+    let conn = declare_on_broker(&t).await;
     let declared = broker_queues(&prefix);
     assert!(
         !declared.contains(&template),

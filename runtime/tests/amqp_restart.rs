@@ -6,7 +6,7 @@
 
 mod support;
 
-use runtime::amqp::{AmqpBus, Consumer, HandleOutcome, MessageHandler, declare, queue_depth};
+use runtime::amqp::{AmqpBus, Consumer, HandleOutcome, MessageHandler, queue_depth};
 use runtime::bus::{BusError, MessageBus};
 use runtime::topology::TopologyBuilder;
 use runtime::{Envelope, Metadata, RawEnvelope};
@@ -71,12 +71,7 @@ async fn consumer_resumes_after_broker_restart_without_loss_or_double_effects() 
         .with_prefix(&prefix);
     let queue = format!("{prefix}.ordering.commands");
     {
-        let conn = lapin::Connection::connect(&amqp_url(), Default::default())
-            .await
-            .unwrap();
-        declare(&conn.create_channel().await.unwrap(), &t)
-            .await
-            .unwrap();
+        let conn = declare_on_broker(&t).await;
         let _ = conn.close(200, "".into()).await;
     }
 

@@ -222,6 +222,19 @@ pub fn broker_exclusive_lock() -> BrokerLock {
     BrokerLock(f)
 }
 
+/// Connects to the broker and declares `topology` with `runtime::amqp::declare`; returns the
+/// connection (close it when done).
+#[cfg(feature = "amqp")]
+pub async fn declare_on_broker(topology: &runtime::topology::Topology) -> lapin::Connection {
+    let conn = lapin::Connection::connect(&amqp_url(), Default::default())
+        .await
+        .expect("connect to RabbitMQ");
+    runtime::amqp::declare(&conn.create_channel().await.expect("channel"), topology)
+        .await
+        .expect("declare the topology");
+    conn
+}
+
 /// Deletes every queue and exchange of `topology` (test clean-up; errors are ignored).
 #[cfg(feature = "amqp")]
 pub async fn delete_topology(topology: &runtime::topology::Topology) {

@@ -3,13 +3,12 @@
 //! own aggregate; then the process is started and every `ProductRegistered` is counted on a
 //! private queue bound to the context's event fanout exchange.
 
-use crate::amqp::{self, Envelope, Tap};
+use crate::amqp::{self, Tap};
 use crate::procs::{Env, Run};
-use crate::raw::register_payload;
+use crate::raw::register_commands;
 use crate::rss::PeakRss;
 use crate::{Res, naive};
 use std::time::{Duration, Instant};
-use uuid::Uuid;
 
 /// The process measured.
 pub const PROCESS: &str = "inventory-command-handler";
@@ -50,14 +49,7 @@ async fn measure(env: &Env, run: &mut Run, n: usize) -> Res<HandlerResult> {
     let tap = Tap::bind(&env.amqp_url, &format!("{prefix}.inventory.events")).await?;
     let conn = amqp::connect(&env.amqp_url).await?;
     let ch = amqp::confirm_channel(&conn).await?;
-    let commands = (0..n as u64).map(|i| {
-        Envelope::root(
-            "inventory.RegisterProduct",
-            &Uuid::new_v4().to_string(),
-            register_payload(i),
-        )
-        .encode()
-    });
+    let commands = register_commands(n);
     amqp::publish_all(
         &ch,
         "",

@@ -4,7 +4,7 @@
 //! its confirm, then acks.
 
 use crate::amqp::{self, Envelope, Tap};
-use crate::raw::register_payload;
+use crate::raw::register_commands;
 use crate::{Ctx, Res};
 use futures_util::StreamExt;
 use lapin::options::{
@@ -49,14 +49,7 @@ pub async fn run(url: &str, prefix: &str, db_url: &str, n: usize) -> Res<f64> {
     .ctx("declare the naive exchange")?;
     let tap = Tap::bind(url, &exchange).await?;
     let pch = amqp::confirm_channel(&conn).await?;
-    let commands = (0..n as u64).map(|i| {
-        Envelope::root(
-            "inventory.RegisterProduct",
-            &Uuid::new_v4().to_string(),
-            register_payload(i),
-        )
-        .encode()
-    });
+    let commands = register_commands(n);
     amqp::publish_all(&pch, "", &queue, commands, 1000).await?;
 
     let pool = sqlx::postgres::PgPoolOptions::new()

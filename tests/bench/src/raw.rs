@@ -22,6 +22,19 @@ pub fn register_payload(seq: u64) -> Value {
     json!({"sku": format!("B-{seq:08}"), "name": "Bench keyboard", "initial_stock": 25})
 }
 
+/// `n` encoded `RegisterProduct` commands (a new aggregate each), as the Command API enqueues
+/// them.
+pub fn register_commands(n: usize) -> impl Iterator<Item = (Vec<u8>, lapin::BasicProperties)> {
+    (0..n as u64).map(|i| {
+        Envelope::root(
+            "inventory.RegisterProduct",
+            &Uuid::new_v4().to_string(),
+            register_payload(i),
+        )
+        .encode()
+    })
+}
+
 /// The aggregate state a `RegisterProduct` leaves (what a snapshot holds).
 pub fn product_state(seq: u64) -> Value {
     json!({"sku": format!("B-{seq:08}"), "name": "Bench keyboard", "available": 25,
@@ -67,14 +80,7 @@ pub async fn rabbitmq(url: &str, prefix: &str, n: usize) -> Res<f64> {
     let publisher = amqp::connect(url).await?;
     let pch = amqp::confirm_channel(&publisher).await?;
     let start = Instant::now();
-    let messages = (0..n as u64).map(|i| {
-        Envelope::root(
-            "inventory.RegisterProduct",
-            &Uuid::new_v4().to_string(),
-            register_payload(i),
-        )
-        .encode()
-    });
+    let messages = register_commands(n);
     amqp::publish_all(&pch, "", &queue, messages, 1000).await?;
     let (got, end) = drained.await.ctx("consumer task")?;
     let _ = publisher.close(200, "bye".into()).await;

@@ -201,7 +201,11 @@ impl<A: AggregateRoot, S: StateStore> AggregateCommandHandler<A, S> {
             tracing::debug!(%command_id, "duplicate command, returning the stored outcome");
             return Ok(outcome);
         }
-        let command = A::Command::decode(&meta.message_type, envelope.payload.clone())?;
+        let command = A::Command::decode_versioned(
+            &meta.message_type,
+            meta.schema_version,
+            envelope.payload.clone(),
+        )?;
         let aggregate_id = meta
             .aggregate_id
             .clone()
@@ -262,6 +266,7 @@ impl<A: AggregateRoot, S: StateStore> AggregateCommandHandler<A, S> {
                 deterministic_id(meta.message_id, &format!("event/{index}")),
                 event.message_type(),
             );
+            m.schema_version = event.schema_version();
             m.aggregate_id = Some(key.aggregate_id.clone());
             m.aggregate_version = version;
             RawEnvelope {

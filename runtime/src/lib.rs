@@ -23,6 +23,7 @@ pub mod bus;
 pub mod command_handler;
 pub mod config;
 pub mod envelope;
+pub mod evolution;
 pub mod memory;
 pub mod message;
 pub mod observability;

@@ -23,6 +23,16 @@ pub trait Message: Serialize + DeserializeOwned + Clone + Send + Sync + 'static 
     const TYPE: &'static str;
     /// Schema version of the payload.
     const VERSION: u32 = 1;
+    /// How payloads of earlier versions become this one (see [`crate::evolution`]).
+    const UPCASTS: &'static [crate::evolution::Upcast] = &[];
+
+    /// Decodes a payload written with `schema_version`, upcasting it first when it is older.
+    fn read(schema_version: u32, mut payload: serde_json::Value) -> serde_json::Result<Self> {
+        if schema_version < Self::VERSION {
+            crate::evolution::upcast(Self::UPCASTS, schema_version, &mut payload)?;
+        }
+        serde_json::from_value(payload)
+    }
 }
 
 /// A command: a request to change one aggregate.
@@ -56,10 +66,23 @@ pub enum DecodeError {
 pub trait MessageSet: Sized + Send + Sync + 'static {
     /// Every type name of the set.
     const TYPES: &'static [&'static str];
-    /// Decodes a message of the set.
+    /// Decodes a message of the set written in its current schema version.
     fn decode(message_type: &str, payload: serde_json::Value) -> Result<Self, DecodeError>;
+    /// Decodes a message of the set written with `schema_version` (upcast when older).
+    fn decode_versioned(
+        message_type: &str,
+        schema_version: u32,
+        payload: serde_json::Value,
+    ) -> Result<Self, DecodeError> {
+        let _ = schema_version;
+        Self::decode(message_type, payload)
+    }
     /// The type name of this message.
     fn message_type(&self) -> &'static str;
+    /// The schema version this message is written with.
+    fn schema_version(&self) -> u32 {
+        1
+    }
     /// The JSON payload of this message.
     fn encode(&self) -> serde_json::Value;
 }
@@ -164,9 +187,11 @@ pub fn decode_payload<T: Message>(envelope: &crate::RawEnvelope) -> Result<T, De
     if envelope.meta.message_type != T::TYPE {
         return Err(DecodeError::UnknownType(envelope.meta.message_type.clone()));
     }
-    serde_json::from_value(envelope.payload.clone()).map_err(|source| DecodeError::InvalidPayload {
-        message_type: T::TYPE.to_owned(),
-        source,
+    T::read(envelope.meta.schema_version, envelope.payload.clone()).map_err(|source| {
+        DecodeError::InvalidPayload {
+            message_type: T::TYPE.to_owned(),
+            source,
+        }
     })
 }
 
@@ -215,7 +240,19 @@ macro_rules! message_set {
             ) -> ::std::result::Result<Self, $crate::message::DecodeError> {
                 $(
                     if message_type == <$variant as $crate::Message>::TYPE {
-                        return $crate::serde_json::from_value(payload).map($name::$variant).map_err(|source| {
+                        return Self::decode_versioned(message_type, <$variant as $crate::Message>::VERSION, payload);
+                    }
+                )+
+                Err($crate::message::DecodeError::UnknownType(message_type.to_owned()))
+            }
+            fn decode_versioned(
+                message_type: &str,
+                schema_version: u32,
+                payload: $crate::serde_json::Value,
+            ) -> ::std::result::Result<Self, $crate::message::DecodeError> {
+                $(
+                    if message_type == <$variant as $crate::Message>::TYPE {
+                        return <$variant as $crate::Message>::read(schema_version, payload).map($name::$variant).map_err(|source| {
                             $crate::message::DecodeError::InvalidPayload { message_type: message_type.to_owned(), source }
                         });
                     }
@@ -225,6 +262,11 @@ macro_rules! message_set {
             fn message_type(&self) -> &'static str {
                 match self {
                     $($name::$variant(_) => <$variant as $crate::Message>::TYPE,)+
+                }
+            }
+            fn schema_version(&self) -> u32 {
+                match self {
+                    $($name::$variant(_) => <$variant as $crate::Message>::VERSION,)+
                 }
             }
             fn encode(&self) -> $crate::serde_json::Value {

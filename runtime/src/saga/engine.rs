@@ -167,6 +167,7 @@ impl Cause {
 ///             command: Some(CommandSpec {
 ///                 context: "inventory",
 ///                 message_type: "inventory.ReserveStock",
+///                 schema_version: 1,
 ///                 build: |d| (d["order_id"].as_str().unwrap_or_default().to_owned(), d.clone()),
 ///             }),
 ///             transitions: vec![TransitionSpec::to("inventory.StockReserved", "Done")],
@@ -617,6 +618,7 @@ where
         let (aggregate_id, payload) = (spec.build)(data);
         let mut meta = Metadata::new_root(spec.message_type, cause.tenant_id.clone());
         meta.message_id = id;
+        meta.schema_version = spec.schema_version;
         meta.correlation_id = doc.correlation_id;
         meta.causation_id = cause.causation;
         meta.user_id = cause.user_id.clone();

@@ -77,6 +77,8 @@ pub struct CommandSpec<D> {
     pub context: &'static str,
     /// Fully qualified command type (`context.Name`).
     pub message_type: &'static str,
+    /// Schema version of the command's payload (its `Message::VERSION`).
+    pub schema_version: u32,
     /// Builds `(aggregate id, JSON payload)` from the saga data.
     pub build: fn(&D) -> (String, serde_json::Value),
 }

@@ -266,6 +266,7 @@ pub fn saga_machine() -> SagaMachine<FlowData> {
                 command: Some(CommandSpec {
                     context: "shop",
                     message_type: "shop.ConfirmOrder",
+                    schema_version: 1,
                     build: |d| (d.order_id.clone(), json!({})),
                 }),
                 transitions: vec![TransitionSpec::to("shop.OrderConfirmed", "Done")],

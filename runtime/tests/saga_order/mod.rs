@@ -69,11 +69,13 @@ pub fn machine() -> SagaMachine<OrderSaga> {
                 command: Some(CommandSpec {
                     context: "inventory",
                     message_type: "inventory.ReserveStock",
+                    schema_version: 1,
                     build: |d| (d.order_id.clone(), json!({ "order_id": d.order_id })),
                 }),
                 compensation: Some(CommandSpec {
                     context: "inventory",
                     message_type: "inventory.ReleaseStock",
+                    schema_version: 1,
                     build: |d| (d.order_id.clone(), json!({ "order_id": d.order_id })),
                 }),
                 timeout: Some(STEP_TIMEOUT),
@@ -88,6 +90,7 @@ pub fn machine() -> SagaMachine<OrderSaga> {
                 command: Some(CommandSpec {
                     context: "payments",
                     message_type: "payments.ChargePayment",
+                    schema_version: 1,
                     build: |d| {
                         (
                             d.order_id.clone(),
@@ -98,6 +101,7 @@ pub fn machine() -> SagaMachine<OrderSaga> {
                 compensation: Some(CommandSpec {
                     context: "payments",
                     message_type: "payments.RefundPayment",
+                    schema_version: 1,
                     build: |d| {
                         (
                             d.payment_id.clone().unwrap_or_default(),
@@ -118,6 +122,7 @@ pub fn machine() -> SagaMachine<OrderSaga> {
                 command: Some(CommandSpec {
                     context: "shipping",
                     message_type: "shipping.ScheduleShipment",
+                    schema_version: 1,
                     build: |d| (d.order_id.clone(), json!({ "order_id": d.order_id })),
                 }),
                 timeout: Some(SHIPPING_TIMEOUT),
@@ -135,6 +140,7 @@ pub fn machine() -> SagaMachine<OrderSaga> {
                 command: Some(CommandSpec {
                     context: "ordering",
                     message_type: "ordering.ConfirmOrder",
+                    schema_version: 1,
                     build: |d| (d.order_id.clone(), json!({ "order_id": d.order_id })),
                 }),
                 timeout: Some(STEP_TIMEOUT),

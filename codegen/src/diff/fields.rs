@@ -6,8 +6,9 @@
 //! (`codegen/src/emit/rust/{contracts,value_types,saga}.rs`):
 //!
 //! - a field missing from the JSON: `Option<T>` fields read as `None` (serde's derive does so
-//!   for `Option`, and `optional<T>` fields also carry `#[serde(default)]`); any other missing
-//!   field is an error. No struct has a container-level `#[serde(default)]`.
+//!   for `Option`, and `optional<T>` fields also carry `#[serde(default)]`); a field with a
+//!   catalog `default` reads as that value (`#[serde(default = ...)]`, `emit/rust/defaults.rs`);
+//!   any other missing field is an error. No struct has a container-level `#[serde(default)]`.
 //! - a JSON key the struct does not have: ignored, except in **command** structs, which carry
 //!   `#[serde(deny_unknown_fields)]` (the Command API and the CommandHandler reject them).
 //!   Records nested in a command do not deny unknown keys.
@@ -100,12 +101,12 @@ pub struct Compat {
 pub fn compat(change: &Change<'_>, deny_unknown: bool) -> Compat {
     match change {
         Change::Added(f) => Compat {
-            forward: is_optional(&f.ty),
+            forward: f.may_be_missing(),
             rollout: !deny_unknown,
         },
         Change::Removed(f) => Compat {
             forward: !deny_unknown,
-            rollout: is_optional(&f.ty),
+            rollout: f.may_be_missing(),
         },
         Change::Retyped(o, n) => Compat {
             forward: reads(&o.ty, &n.ty),
@@ -149,8 +150,18 @@ pub fn fields_use(model: &Model, fields: &[Field], target: &TypeName) -> bool {
 pub fn describe(f: &Field) -> String {
     if is_optional(&f.ty) {
         format!("optional `{}: {}`", f.name, f.ty)
+    } else if let Some(d) = &f.default {
+        format!("`{}: {}` with default `{d}`", f.name, f.ty)
     } else {
         format!("required `{}: {}`", f.name, f.ty)
+    }
+}
+
+/// What a reader makes of the field when it is missing: `none` or `its default `…``.
+pub fn absent_reads_as(f: &Field) -> String {
+    match &f.default {
+        Some(d) => format!("its default `{d}`"),
+        None => "none".to_owned(),
     }
 }
 

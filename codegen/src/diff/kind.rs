@@ -72,6 +72,8 @@ kinds! {
     WireFieldTypeChanged => (Wire, "wire.field-type-changed", "A field of a command, an event or a record they carry changed its type."),
     WireVariantAdded => (Wire, "wire.variant-added", "An enum carried by commands or events gained a variant."),
     WireVariantRemoved => (Wire, "wire.variant-removed", "An enum carried by commands or events lost a variant."),
+    WireVersionChanged => (Wire, "wire.version-changed", "A command's or event's schema version changed."),
+    WireDeprecated => (Wire, "wire.deprecated", "A command, an event or one of their fields was marked deprecated."),
     StorageAggregateAdded => (Storage, "storage.aggregate-added", "An aggregate was added."),
     StorageAggregateRemoved => (Storage, "storage.aggregate-removed", "An aggregate was removed."),
     StorageAggregateRenamed => (Storage, "storage.aggregate-renamed", "An aggregate was renamed (same id type, statuses and state)."),

@@ -14,7 +14,7 @@ use super::impact::Impact;
 use super::wire::push_field;
 use super::{Cx, Draft, Kind, Verdict, quoted};
 use crate::emit::rust::names::collection;
-use crate::model::{Model, Projection, ReadModel};
+use crate::model::{Model, Projection, ReadModel, Root};
 use std::collections::BTreeSet;
 
 /// The finding of a document field change, in read models named `names`.
@@ -200,7 +200,7 @@ fn changed(
         let anchor = format!("{at}.from.{}", p.event);
         let subject = format!("{name}.from.{}", p.event);
         let draft = match old.projections.iter().find(|o| o.event == p.event) {
-            Some(o) if same_projection(o, p) => continue,
+            Some(o) if same_projection(&upcast(cx, o), p) => continue,
             Some(_) => Draft::new(
                 Kind::ReadModelProjectionChanged,
                 Verdict::Migration,
@@ -252,6 +252,29 @@ fn changed(
 
 /// Whether two projections of the same event change documents the same way (expressions
 /// compared as checked, not as written).
+/// An earlier projection with the event fields renamed as the new catalog's upcast steps
+/// rename them in older payloads: `event.quantity` reads as `event.units` once a step renames
+/// `quantity` to `units`, so the documents do not change.
+fn upcast(cx: &Cx<'_>, old: &Projection) -> Projection {
+    let mut p = old.clone();
+    let (Some(before), Some(after)) = (cx.before.event(&p.event), cx.after.event(&p.event)) else {
+        return p;
+    };
+    if after.versioning.version <= before.versioning.version {
+        return p;
+    }
+    let steps = after.versioning.upcasts.iter();
+    for step in steps.filter(|s| s.from >= before.versioning.version) {
+        for (o, n) in &step.renames {
+            p.key.expr.rename_field(Root::Event, o, n);
+            for c in &mut p.changes {
+                c.value.expr.rename_field(Root::Event, o, n);
+            }
+        }
+    }
+    p
+}
+
 fn same_projection(a: &Projection, b: &Projection) -> bool {
     a.key.expr == b.key.expr
         && a.creates == b.creates

@@ -197,16 +197,18 @@ impl Stored {
                 f.name, self.failure
             ),
             Change::Added(f) => format!(
-                "{thing}s saved before the deploy read `{}` as none, and the old catalog ignores the unknown field",
-                f.name
+                "{thing}s saved before the deploy read `{}` as {}, and the old catalog ignores the unknown field",
+                f.name,
+                fields::absent_reads_as(f)
             ),
             Change::Removed(f) if !c.rollout => format!(
                 "the new code ignores `{}` in older {thing}s, but a replica of the old catalog cannot load a {thing} saved without the required `{}`",
                 f.name, f.name
             ),
             Change::Removed(f) => format!(
-                "the new code ignores `{}` in older {thing}s, and the old catalog reads its absence as none",
-                f.name
+                "the new code ignores `{}` in older {thing}s, and the old catalog reads its absence as {}",
+                f.name,
+                fields::absent_reads_as(f)
             ),
             Change::Retyped(o, n) if !c.forward => format!(
                 "{thing}s saved before the deploy hold `{}` as `{}`, which does not load as `{}`, so {}",

@@ -8,18 +8,71 @@
 //! types it does not handle, so an event type that is gone is silently dropped. Events are
 //! published by their context's CommandHandler (the outbox relay) and are never stored as
 //! events, so an event no process consumes can change freely.
+//!
+//! Envelopes carry the schema version of their writer (`x-schema-version`); a reader whose
+//! message declares a higher `version` applies the catalog's upcast steps before decoding
+//! (`runtime::evolution`), so a field an upcast step renames, sets or removes reads in
+//! messages of the older version. Readers of the old catalog never upcast.
 
 use super::fields::{self, Change, Compat};
 use super::impact::Impact;
 use super::{Cx, Draft, Kind, Side, Verdict, pair_renames, quoted};
 use crate::emit::rust::names::{Process, process_package};
-use crate::model::{Field, MessageName, Model};
+use crate::model::{Field, MessageName, Model, Versioning};
 
 /// A command or event of one model.
 struct Message<'a> {
     name: MessageName,
     aggregate: &'a str,
     fields: &'a [Field],
+    versioning: &'a Versioning,
+}
+
+/// What the new catalog's upcast steps do to messages of the old catalog's version.
+pub(super) struct Upcasting {
+    from: u32,
+    to: u32,
+    /// Fields the steps give an old payload (renamed into, or set).
+    provides: Vec<String>,
+    /// Fields the steps take out of an old payload (renamed away, or removed).
+    drops: Vec<String>,
+}
+
+impl Upcasting {
+    /// The steps of `new` that read payloads of `old`'s version, if the version was raised.
+    fn between(old: &Versioning, new: &Versioning, old_fields: &[Field]) -> Option<Upcasting> {
+        if new.version <= old.version {
+            return None;
+        }
+        let mut names: Vec<String> = old_fields.iter().map(|f| f.name.clone()).collect();
+        let mut up = Upcasting {
+            from: old.version,
+            to: new.version,
+            provides: Vec::new(),
+            drops: Vec::new(),
+        };
+        for step in new.upcasts.iter().filter(|s| s.from >= old.version) {
+            for (o, n) in &step.renames {
+                if let Some(i) = names.iter().position(|x| x == o) {
+                    names[i] = n.clone();
+                    up.provides.push(n.clone());
+                }
+                up.drops.push(o.clone());
+            }
+            up.drops.extend(step.removes.iter().cloned());
+            names.retain(|x| !step.removes.contains(x));
+            up.provides.extend(step.sets.iter().map(|(f, _)| f.clone()));
+        }
+        Some(up)
+    }
+
+    fn touches(&self, change: &Change<'_>) -> bool {
+        match change {
+            Change::Added(f) => self.provides.contains(&f.name),
+            Change::Removed(f) => self.drops.contains(&f.name),
+            Change::Retyped(..) => false,
+        }
+    }
 }
 
 fn messages(model: &Model, commands: bool) -> Vec<Message<'_>> {
@@ -34,12 +87,14 @@ fn messages(model: &Model, commands: bool) -> Vec<Message<'_>> {
                 name: name(&c.name),
                 aggregate: &c.aggregate,
                 fields: &c.fields,
+                versioning: &c.versioning,
             }));
         } else {
             out.extend(ctx.events.iter().map(|e| Message {
                 name: name(&e.name),
                 aggregate: &e.aggregate,
                 fields: &e.fields,
+                versioning: &e.versioning,
             }));
         }
     }
@@ -86,14 +141,87 @@ pub(super) fn compare(cx: &mut Cx<'_>) {
                 continue;
             };
             let site = Site::message(cx, &a.name, commands);
+            let at = anchor(&a.name, commands);
+            if a.versioning.version != b.versioning.version {
+                let draft = version_changed(&site, b.versioning, a.versioning, &a.name);
+                cx.push(
+                    draft,
+                    &[(Side::After, &format!("{at}.version")), (Side::After, &at)],
+                );
+            }
+            if a.versioning.deprecated.is_some() && b.versioning.deprecated.is_none() {
+                let draft = deprecated(&site, &a.name.to_string(), &site.what, a.versioning);
+                cx.push_after(draft, &format!("{at}.deprecated"));
+            }
+            let up = Upcasting::between(b.versioning, a.versioning, b.fields);
             for change in fields::changes(b.fields, a.fields) {
                 let subject = format!("{}.{}", a.name, change.name());
-                let draft = site.field(&change, subject);
-                let at = format!("{}.fields.{}", anchor(&a.name, commands), change.name());
-                push_field(cx, draft, &change, &at);
+                let draft = site.field_upcast(&change, subject, up.as_ref());
+                push_field(
+                    cx,
+                    draft,
+                    &change,
+                    &format!("{at}.fields.{}", change.name()),
+                );
+            }
+            for f in a.fields.iter().filter(|f| f.deprecated.is_some()) {
+                if b.fields
+                    .iter()
+                    .any(|o| o.name == f.name && o.deprecated.is_none())
+                {
+                    let what = format!("field `{}` of {}", f.name, site.what);
+                    let subject = format!("{}.{}", a.name, f.name);
+                    let v = Versioning {
+                        deprecated: f.deprecated.clone(),
+                        ..Versioning::default()
+                    };
+                    let draft = deprecated(&site, &subject, &what, &v);
+                    cx.push_after(draft, &format!("{at}.fields.{}.deprecated", f.name));
+                }
             }
         }
     }
+}
+
+/// A message's schema version changed.
+fn version_changed(site: &Site, old: &Versioning, new: &Versioning, name: &MessageName) -> Draft {
+    let (o, n) = (old.version, new.version);
+    let reason = if n > o {
+        let steps = new.upcasts.iter().filter(|s| s.from >= o).count();
+        format!(
+            "envelopes carry their writer's schema version: the new code applies {steps} upcast step(s) to version-{o} payloads before decoding them, and readers of the old catalog decode version-{n} payloads as they are (the field findings say whether they can)"
+        )
+    } else {
+        format!(
+            "payloads already written with version {o} are decoded as they are (the field findings say whether they can)"
+        )
+    };
+    Draft::new(
+        Kind::WireVersionChanged,
+        Verdict::Compatible,
+        name.to_string(),
+        format!("schema version of {} changed from {o} to {n}", site.what),
+        reason,
+    )
+    .impact(site.impact.clone())
+}
+
+/// A message or field was marked deprecated.
+fn deprecated(site: &Site, subject: &str, what: &str, v: &Versioning) -> Draft {
+    let note = v
+        .deprecated
+        .as_ref()
+        .and_then(|d| d.note.as_deref())
+        .map(|n| format!(" ({n})"))
+        .unwrap_or_default();
+    Draft::new(
+        Kind::WireDeprecated,
+        Verdict::Compatible,
+        subject.to_owned(),
+        format!("{what} deprecated{note}"),
+        "nothing changes on the wire yet: it announces a removal, so producers and consumers can stop relying on it first",
+    )
+    .impact(site.impact.clone())
 }
 
 /// Records a field finding: in the earlier catalog for a removal, at the type for a type
@@ -219,7 +347,17 @@ impl Site {
 
     /// The finding of one field change.
     pub fn field(&self, change: &Change<'_>, subject: String) -> Draft {
-        let compat = fields::compat(change, self.deny_unknown);
+        self.field_upcast(change, subject, None)
+    }
+
+    /// The finding of one field change of a message whose new version upcasts older
+    /// payloads (`up`).
+    fn field_upcast(&self, change: &Change<'_>, subject: String, up: Option<&Upcasting>) -> Draft {
+        let mut compat = fields::compat(change, self.deny_unknown);
+        let upcast = up.filter(|u| u.touches(change));
+        if upcast.is_some() {
+            compat.forward = true;
+        }
         let (kind, message) = match change {
             Change::Added(f) => (
                 Kind::WireFieldAdded,
@@ -243,7 +381,11 @@ impl Site {
                 "no generated process consumes these messages".to_owned(),
             )
         } else {
-            (verdict(compat), reason(change, compat, self.deny_unknown))
+            let reason = match upcast {
+                Some(u) => upcast_reason(change, compat, u),
+                None => reason(change, compat, self.deny_unknown),
+            };
+            (verdict(compat), reason)
         };
         let draft = Draft::new(kind, verdict, subject, message, reason).impact(self.impact.clone());
         if verdict == Verdict::Migration {
@@ -266,6 +408,29 @@ pub(super) fn verdict(c: Compat) -> Verdict {
     }
 }
 
+fn upcast_reason(change: &Change<'_>, c: Compat, u: &Upcasting) -> String {
+    let (from, to) = (u.from, u.to);
+    match change {
+        Change::Added(f) if !c.rollout => format!(
+            "the new code upcasts version-{from} messages to version {to}, which gives them `{}`, but command structs deny unknown fields, so a CommandHandler of the old catalog dead-letters commands that carry it",
+            f.name
+        ),
+        Change::Added(f) => format!(
+            "the new code upcasts version-{from} messages to version {to}, which gives them `{}`, and readers of the old catalog ignore unknown fields",
+            f.name
+        ),
+        Change::Removed(f) if !c.rollout => format!(
+            "the new code upcasts version-{from} messages to version {to}, which takes `{}` out of them, but readers of the old catalog cannot decode messages without the required `{}`",
+            f.name, f.name
+        ),
+        Change::Removed(f) | Change::Retyped(_, f) => format!(
+            "the new code upcasts version-{from} messages to version {to}, which takes `{}` out of them, and readers of the old catalog read its absence as {}",
+            f.name,
+            fields::absent_reads_as(f)
+        ),
+    }
+}
+
 fn reason(change: &Change<'_>, c: Compat, deny_unknown: bool) -> String {
     match change {
         Change::Added(f) if !c.forward => format!(
@@ -273,12 +438,14 @@ fn reason(change: &Change<'_>, c: Compat, deny_unknown: bool) -> String {
             f.name
         ),
         Change::Added(f) if !c.rollout => format!(
-            "older messages without `{}` read it as none, but command structs deny unknown fields, so a CommandHandler of the old catalog dead-letters commands that carry it",
-            f.name
+            "older messages without `{}` read it as {}, but command structs deny unknown fields, so a CommandHandler of the old catalog dead-letters commands that carry it",
+            f.name,
+            fields::absent_reads_as(f)
         ),
         Change::Added(f) => format!(
-            "older messages without `{}` read it as none, and readers of the old catalog ignore unknown fields",
-            f.name
+            "older messages without `{}` read it as {}, and readers of the old catalog ignore unknown fields",
+            f.name,
+            fields::absent_reads_as(f)
         ),
         Change::Removed(f) if !c.forward && deny_unknown => format!(
             "command structs deny unknown fields, so queued commands that still carry `{}` are dead-lettered by the new CommandHandler, and HTTP clients that send it get 400",
@@ -289,8 +456,9 @@ fn reason(change: &Change<'_>, c: Compat, deny_unknown: bool) -> String {
             f.name, f.name
         ),
         Change::Removed(f) => format!(
-            "the new code ignores `{}` in older messages, and readers of the old catalog read its absence as none",
-            f.name
+            "the new code ignores `{}` in older messages, and readers of the old catalog read its absence as {}",
+            f.name,
+            fields::absent_reads_as(f)
         ),
         Change::Retyped(o, n) if !c.forward => format!(
             "messages written before the deploy hold `{}` as `{}`, which does not decode as `{}`",

@@ -209,6 +209,35 @@ pub struct SourceExpr {
 }
 
 impl Expr {
+    /// Renames the first field after `root` in every path (`event.quantity` to
+    /// `event.units`), as an upcast step renames a payload field.
+    pub fn rename_field(&mut self, root: Root, old: &str, new: &str) {
+        match &mut self.kind {
+            ExprKind::Path { root: r, fields } => {
+                if *r == root
+                    && let Some(first) = fields.first_mut()
+                    && first == old
+                {
+                    *first = new.to_owned();
+                }
+            }
+            ExprKind::Lit(_) | ExprKind::Variant { .. } => {}
+            ExprKind::Unary { expr, .. } | ExprKind::Some(expr) | ExprKind::Cast { expr } => {
+                expr.rename_field(root, old, new)
+            }
+            ExprKind::Binary { lhs, rhs, .. } => {
+                lhs.rename_field(root, old, new);
+                rhs.rename_field(root, old, new);
+            }
+            ExprKind::Call { receiver, args, .. } => {
+                receiver.rename_field(root, old, new);
+                for a in args {
+                    a.rename_field(root, old, new);
+                }
+            }
+        }
+    }
+
     /// The roots the expression reads.
     pub fn roots(&self, out: &mut Vec<Root>) {
         match &self.kind {

@@ -4,11 +4,13 @@
 //! unique and a valid identifier, every expression is type-checked. Emitters never read YAML.
 //! Collections keep the order of the catalog files, so output is deterministic.
 
+pub mod evolution;
 pub mod expr;
 pub mod saga;
 pub mod topology;
 pub mod types;
 
+pub use evolution::{Deprecation, Upcast, Versioning};
 pub use expr::{Expr, ExprKind, Root, SourceExpr};
 pub use saga::{RetryPolicy, Saga, SagaCommand, SagaState, Terminal, Transition};
 pub use topology::{QueueKind, QueueSettings, Topology};
@@ -72,6 +74,8 @@ pub struct Context {
     pub name: String,
     /// What it is responsible for.
     pub description: Option<String>,
+    /// Who owns it, if the catalog says.
+    pub owner: Option<String>,
     /// The catalog file it comes from, relative to the catalog root.
     pub source: String,
     /// Value types (aggregate status enums included, after the declared ones).
@@ -175,6 +179,8 @@ pub struct Command {
     pub name: String,
     /// What it asks for.
     pub description: Option<String>,
+    /// Schema version, upcasters, deprecation and owner.
+    pub versioning: Versioning,
     /// The aggregate it targets.
     pub aggregate: String,
     /// Whether it creates the aggregate.
@@ -235,6 +241,8 @@ pub struct Event {
     pub name: String,
     /// What happened.
     pub description: Option<String>,
+    /// Schema version, upcasters, deprecation and owner.
+    pub versioning: Versioning,
     /// The aggregate that raises it.
     pub aggregate: String,
     /// Payload fields.

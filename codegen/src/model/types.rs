@@ -156,6 +156,18 @@ pub struct Field {
     pub constraints: Constraints,
     /// An example value from the catalog.
     pub example: Option<serde_json::Value>,
+    /// The value readers use when the field is missing (checked against the type).
+    pub default: Option<serde_json::Value>,
+    /// Set when the field is deprecated.
+    pub deprecated: Option<super::Deprecation>,
+}
+
+impl Field {
+    /// Whether a reader accepts a payload or snapshot that lacks the field: it is optional or
+    /// has a default.
+    pub fn may_be_missing(&self) -> bool {
+        matches!(self.ty, Type::Optional(_)) || self.default.is_some()
+    }
 }
 
 /// A value type declared by a context.

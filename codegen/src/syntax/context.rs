@@ -15,6 +15,9 @@ pub struct ContextFile {
     /// What the context is responsible for.
     #[serde(default)]
     pub description: Option<String>,
+    /// Who owns the context (a team or a person), shown in the generated docs.
+    #[serde(default)]
+    pub owner: Option<String>,
     /// Value types: records (`fields`) and enums (`variants`).
     #[serde(default)]
     pub types: NamedMap<Loc<TypeDef>>,
@@ -69,6 +72,46 @@ pub struct FieldDef {
     /// An example value, used in the generated documentation.
     #[serde(default)]
     pub example: Option<serde_json::Value>,
+    /// The value a reader uses when the field is missing: in snapshots, saga instances and
+    /// messages written before the field existed, and in requests that leave it out. A YAML
+    /// value of the field's type (enum variants by name, `[]` for an empty list, `null` for none).
+    #[serde(default)]
+    #[schemars(with = "Option<serde_json::Value>")]
+    pub default: Option<Loc<serde_json::Value>>,
+    /// The field is on its way out: `true`, or a note saying what to use instead. A deprecated
+    /// field must be optional or have a `default`, so that writers may leave it out.
+    #[serde(default)]
+    pub deprecated: Option<Loc<Deprecation>>,
+}
+
+/// `deprecated: true` or `deprecated: "use X instead"`.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Deprecation {
+    /// `true` deprecates, `false` does not.
+    Flag(bool),
+    /// Deprecates, with a note for readers (what to use instead, when it goes away).
+    Note(String),
+}
+
+/// One step of an upcaster: how a payload written with schema version `from` becomes version
+/// `from + 1`. Applied in this order: rename, remove, set.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpcastDef {
+    /// The schema version the step reads (1 or more, below the message's `version`).
+    pub from: Loc<u32>,
+    /// Fields renamed: `old_name: new_name`.
+    #[serde(default)]
+    pub rename: NamedMap<Loc<String>>,
+    /// Fields dropped from the old payload.
+    #[serde(default)]
+    pub remove: Vec<Loc<String>>,
+    /// Fields added with a constant value (a YAML value of the field's type), when the old
+    /// payload lacks them.
+    #[serde(default)]
+    #[schemars(with = "NamedMap<serde_json::Value>")]
+    pub set: NamedMap<Loc<serde_json::Value>>,
 }
 
 impl Shorthand for FieldDef {
@@ -127,6 +170,20 @@ pub struct CommandDef {
     /// What the command asks for.
     #[serde(default)]
     pub description: Option<String>,
+    /// Schema version of the payload (default 1). Raise it when the shape changes and add
+    /// `upcast` steps so that consumers still read payloads of the earlier versions.
+    #[serde(default)]
+    #[schemars(range(min = 1))]
+    pub version: Option<Loc<u32>>,
+    /// How payloads of earlier versions are read: one step per version change.
+    #[serde(default)]
+    pub upcast: Vec<Loc<UpcastDef>>,
+    /// The message is on its way out: `true`, or a note saying what to use instead.
+    #[serde(default)]
+    pub deprecated: Option<Loc<Deprecation>>,
+    /// Who owns the message (default: the context's owner), shown in the generated docs.
+    #[serde(default)]
+    pub owner: Option<String>,
     /// The aggregate it targets.
     pub aggregate: Loc<String>,
     /// Whether the command creates the aggregate (it must not exist yet).
@@ -212,6 +269,20 @@ pub struct EventDef {
     /// What happened.
     #[serde(default)]
     pub description: Option<String>,
+    /// Schema version of the payload (default 1). Raise it when the shape changes and add
+    /// `upcast` steps so that consumers still read payloads of the earlier versions.
+    #[serde(default)]
+    #[schemars(range(min = 1))]
+    pub version: Option<Loc<u32>>,
+    /// How payloads of earlier versions are read: one step per version change.
+    #[serde(default)]
+    pub upcast: Vec<Loc<UpcastDef>>,
+    /// The message is on its way out: `true`, or a note saying what to use instead.
+    #[serde(default)]
+    pub deprecated: Option<Loc<Deprecation>>,
+    /// Who owns the message (default: the context's owner), shown in the generated docs.
+    #[serde(default)]
+    pub owner: Option<String>,
     /// Payload fields.
     #[serde(default)]
     pub fields: Fields,

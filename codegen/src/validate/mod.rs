@@ -6,6 +6,7 @@
 //! sagas, topology.
 
 mod context;
+pub(crate) mod evolution;
 pub mod expr_check;
 pub mod expr_limits;
 mod generated_names;
@@ -408,6 +409,8 @@ impl Validator<'_> {
                 continue;
             };
             let constraints = self.constraints(file, d, &ty, def.pos);
+            let (default, deprecated) =
+                self.field_evolution(file, owner, name, d, &ty, &constraints);
             if !ok {
                 Rc::make_mut(&mut self.types)
                     .broken_fields
@@ -420,6 +423,8 @@ impl Validator<'_> {
                     ty,
                     constraints,
                     example: d.example.clone(),
+                    default,
+                    deprecated,
                 });
             }
         }

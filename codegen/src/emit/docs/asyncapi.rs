@@ -103,11 +103,32 @@ pub fn document(docs: &Docs<'_>) -> Value {
         if let Some(d) = m.description {
             msg.insert("summary".into(), json!(d));
         }
+        let v = m.versioning();
+        if v.version != 1 {
+            // AsyncAPI's own message `version` field does not exist in 3.0: an extension, as
+            // the `x-schema-version` header the message carries.
+            msg.insert("x-schema-version".into(), json!(v.version));
+        }
+        if v.deprecated.is_some() {
+            msg.insert("x-deprecated".into(), json!(true));
+            if let Value::Object(o) = &mut payload {
+                o.insert("deprecated".into(), json!(true));
+            }
+        }
+        if let Some(owner) = &v.owner {
+            msg.insert("x-owner".into(), json!(owner));
+        }
         msg.insert("contentType".into(), json!("application/json"));
-        msg.insert(
-            "headers".into(),
-            json!({"$ref": "#/components/schemas/MessageHeaders"}),
-        );
+        let headers = json!({"$ref": "#/components/schemas/MessageHeaders"});
+        let headers = if v.version == 1 {
+            headers
+        } else {
+            json!({"allOf": [headers, {"properties": {"x-schema-version": {
+                "const": v.version,
+                "description": "Writers of this catalog send this version; readers upcast older ones."
+            }}}]})
+        };
+        msg.insert("headers".into(), headers);
         msg.insert("payload".into(), payload);
         msg.insert(
             "tags".into(),

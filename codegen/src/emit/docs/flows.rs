@@ -1,7 +1,7 @@
 //! Who sends and who receives every message, and what carries it: the facts the catalog,
 //! the process map, the AsyncAPI document and the site share.
 
-use crate::model::{Command, Context, Event, Field, MessageName, Model, Route, Saga};
+use crate::model::{Command, Context, Event, Field, MessageName, Model, Route, Saga, Versioning};
 use heck::ToKebabCase;
 
 /// Whether a message is a command or an event.
@@ -82,6 +82,15 @@ impl MessageDoc<'_> {
     /// The AMQP `type` property: `context.Name`.
     pub fn type_name(&self) -> String {
         self.name.to_string()
+    }
+
+    /// Its schema version, upcasters, deprecation and owner.
+    pub fn versioning(&self) -> &Versioning {
+        match (self.command, self.event) {
+            (Some(c), _) => &c.versioning,
+            (None, Some(e)) => &e.versioning,
+            (None, None) => const { &Versioning::EMPTY },
+        }
     }
 
     /// The Command API route, for commands that have one.

@@ -14,12 +14,14 @@
 //! | `date`                | `string`, `format: date`                                      |
 //! | `list<T>`             | `array` of `T` (+ `minItems`, `maxItems`)                     |
 //! | `T?`                  | not required, `anyOf: [T, null]`                              |
+//! | a field with `default` | not required, `default`                                      |
+//! | a deprecated field    | `deprecated: true`                                            |
 //! | records and enums     | `$ref` to `$defs` (`<context>.<Type>`)                        |
 //!
 //! The same builder produces the component schemas of the AsyncAPI and OpenAPI documents
 //! (only the `$ref` prefix differs).
 
-use crate::model::{Constraints, Field, Model, Type, TypeName, ValueKind};
+use crate::model::{Constraints, Field, Model, Type, TypeName, ValueKind, Versioning};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 
@@ -59,13 +61,14 @@ impl<'m> SchemaBuilder<'m> {
         self.defs
     }
 
-    /// An object schema with one property per field; non-optional fields are required.
+    /// An object schema with one property per field; fields that are neither optional nor
+    /// defaulted are required.
     pub fn object(&mut self, fields: &[Field]) -> Value {
         let mut props = Map::new();
         let mut required = Vec::new();
         for f in fields {
             props.insert(f.name.clone(), self.field(f));
-            if !matches!(f.ty, Type::Optional(_)) {
+            if !f.may_be_missing() {
                 required.push(Value::String(f.name.clone()));
             }
         }
@@ -87,6 +90,12 @@ impl<'m> SchemaBuilder<'m> {
             }
             if let Some(e) = &f.example {
                 o.insert("examples".into(), json!([e]));
+            }
+            if let Some(d) = &f.default {
+                o.insert("default".into(), d.clone());
+            }
+            if f.deprecated.is_some() {
+                o.insert("deprecated".into(), json!(true));
             }
         }
         v
@@ -219,12 +228,15 @@ fn string_constraints(o: &mut Map<String, Value>, c: &Constraints) {
     }
 }
 
-/// The standalone schema of a message payload, with `$defs`.
+/// The standalone schema of a message payload, with `$defs`. A schema version above 1 is
+/// `x-schema-version` (the `x-schema-version` header of the message); a deprecated message
+/// is `deprecated: true`.
 pub fn message_schema(
     model: &Model,
     title: &str,
     description: Option<&str>,
     fields: &[Field],
+    versioning: &Versioning,
 ) -> Value {
     let mut b = SchemaBuilder::new(model, "#/$defs/");
     let body = b.object(fields);
@@ -234,6 +246,12 @@ pub fn message_schema(
     o.insert("title".into(), json!(title));
     if let Some(d) = description {
         o.insert("description".into(), json!(d));
+    }
+    if versioning.version != 1 {
+        o.insert("x-schema-version".into(), json!(versioning.version));
+    }
+    if versioning.deprecated.is_some() {
+        o.insert("deprecated".into(), json!(true));
     }
     if let Value::Object(body) = body {
         o.extend(body);

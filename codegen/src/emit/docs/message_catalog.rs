@@ -15,8 +15,8 @@ pub struct FieldRow {
     pub name: String,
     /// Type as written in the catalog.
     pub ty: String,
-    /// `yes` or `no`.
-    pub required: &'static str,
+    /// `yes`, `no`, or `no (default ...)`.
+    pub required: String,
     /// Constraints, Markdown-escaped.
     pub constraints: String,
     /// Description, Markdown-escaped.
@@ -30,13 +30,27 @@ pub fn field_rows(fields: &[Field]) -> Vec<FieldRow> {
         .map(|f| FieldRow {
             name: f.name.clone(),
             ty: md_cell(&f.ty.to_string()),
-            required: if matches!(f.ty, Type::Optional(_)) {
-                "no"
-            } else {
-                "yes"
+            required: match (&f.ty, &f.default) {
+                (Type::Optional(_), _) => "no".to_owned(),
+                (_, Some(d)) => format!("no (default `{}`)", md_cell(&d.to_string())),
+                _ => "yes".to_owned(),
             },
             constraints: md_cell(&constraint_summary(&f.constraints).join("; ")),
-            description: md_cell(f.description.as_deref().unwrap_or("")),
+            description: {
+                let text = md_cell(f.description.as_deref().unwrap_or(""));
+                match &f.deprecated {
+                    Some(d) => format!(
+                        "**Deprecated**{}. {text}",
+                        d.note
+                            .as_deref()
+                            .map(|n| format!(": {}", md_cell(n)))
+                            .unwrap_or_default()
+                    )
+                    .trim_end()
+                    .to_owned(),
+                    None => text,
+                }
+            },
         })
         .collect()
 }
@@ -94,6 +108,44 @@ struct CatalogTemplate<'a> {
 pub fn facts(model: &Model, m: &MessageDoc<'_>) -> Vec<(String, String)> {
     let mut f = Vec::new();
     f.push(("AMQP `type`".into(), format!("`{}`", m.type_name())));
+    let v = m.versioning();
+    if let Some(d) = &v.deprecated {
+        let note = d.note.as_deref().map(md_cell).unwrap_or_default();
+        f.push((
+            "**Deprecated**".into(),
+            format!("yes. {note}").trim_end().to_owned(),
+        ));
+    }
+    if v.version != 1 || !v.upcasts.is_empty() {
+        f.push((
+            "Schema version".into(),
+            format!("{} (`x-schema-version`)", v.version),
+        ));
+    }
+    for u in &v.upcasts {
+        let mut how: Vec<String> = Vec::new();
+        how.extend(
+            u.renames
+                .iter()
+                .map(|(o, n)| format!("`{o}` renamed to `{n}`")),
+        );
+        how.extend(u.removes.iter().map(|r| format!("`{r}` dropped")));
+        how.extend(
+            u.sets
+                .iter()
+                .map(|(k, val)| format!("`{k}` set to `{}`", md_cell(&val.to_string()))),
+        );
+        if how.is_empty() {
+            how.push("no change".into());
+        }
+        f.push((
+            format!("Reading version {}", u.from),
+            format!("upcast to {}: {}", u.from + 1, how.join(", ")),
+        ));
+    }
+    if let Some(o) = &v.owner {
+        f.push(("Owner".into(), md_cell(o)));
+    }
     match m.kind {
         Kind::Command => {
             let c = m.command.expect("a command");

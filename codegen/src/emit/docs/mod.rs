@@ -91,7 +91,13 @@ pub fn emit(model: &Model, out: &mut Output) -> Result<(), EmitError> {
         );
     }
     for m in &docs.messages {
-        let schema = json_schema::message_schema(model, &m.type_name(), m.description, m.fields);
+        let schema = json_schema::message_schema(
+            model,
+            &m.type_name(),
+            m.description,
+            m.fields,
+            m.versioning(),
+        );
         out.add(
             format!("docs/{}", m.schema_path()),
             json_schema::to_pretty(&schema),

@@ -220,7 +220,14 @@ pub fn command_api(model: &Model, ctx: &Context) -> Value {
             format!("roles: {}", c.roles.join(", "))
         };
         description.push_str(&format!("\n\nAllowed for {roles}."));
-        let op = json!({
+        if let Some(d) = &c.versioning.deprecated {
+            description.push_str("\n\nDeprecated");
+            match &d.note {
+                Some(n) => description.push_str(&format!(": {n}")),
+                None => description.push('.'),
+            }
+        }
+        let mut op = json!({
             "operationId": c.name.to_lower_camel_case(),
             "summary": format!("{} ({}.{})", c.name, ctx.name, c.name),
             "description": description.trim_start(),
@@ -235,6 +242,11 @@ pub fn command_api(model: &Model, ctx: &Context) -> Value {
             },
             "responses": responses
         });
+        if let Value::Object(o) = &mut op
+            && c.versioning.deprecated.is_some()
+        {
+            o.insert("deprecated".into(), json!(true));
+        }
         let entry = paths.entry(route.path.clone()).or_insert_with(|| json!({}));
         if let Value::Object(o) = entry {
             o.insert(route.method.to_lowercase(), op);

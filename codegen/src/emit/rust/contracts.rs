@@ -38,8 +38,9 @@ pub fn modules(ctx: &Context) -> Vec<(String, RustFile)> {
     out
 }
 
-pub(super) fn derive_struct() -> TokenStream {
-    quote!(#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)])
+/// The derive line of a generated struct with these fields.
+pub(super) fn derive_struct(fields: &[crate::model::Field]) -> TokenStream {
+    super::defaults::derive(fields, quote!(, schemars::JsonSchema))
 }
 
 fn aggregate(ctx: &Context, agg: &Aggregate, site: Site<'_>) -> TokenStream {
@@ -47,8 +48,9 @@ fn aggregate(ctx: &Context, agg: &Aggregate, site: Site<'_>) -> TokenStream {
     let status_ty = ident(&agg.status_type.name);
     let id_ty = site.rust_type(&agg.id.ty());
     let docs = doc(agg.description.as_deref().unwrap_or("An aggregate."));
-    let derive = derive_struct();
-    let fields = struct_fields(&agg.fields, site);
+    let derive = derive_struct(&agg.fields);
+    let fields = struct_fields(&name, &agg.fields, site);
+    let defaults = super::defaults::items(&name, &agg.fields, &["id", "status"], site);
     let commands: Vec<&Command> = ctx
         .commands
         .iter()
@@ -85,6 +87,7 @@ fn aggregate(ctx: &Context, agg: &Aggregate, site: Site<'_>) -> TokenStream {
             pub status: #status_ty,
             #fields
         }
+        #defaults
 
         #(#command_structs)*
         #(#event_structs)*
@@ -109,17 +112,23 @@ fn command_struct(ctx: &Context, agg: &Aggregate, c: &Command, site: Site<'_>) -
         text.push_str("\n\nInternal: sent by sagas, no HTTP route.");
     }
     let docs = doc(&text);
-    let fields = struct_fields(&c.fields, site);
+    let fields = struct_fields(&name, &c.fields, site);
+    let defaults = super::defaults::items(&name, &c.fields, &[], site);
     let ty = format!("{}.{}", ctx.name, c.name);
     let agg_ty = format!("{}.{}", ctx.name, agg.name);
     let validate = validate_impl(&name, &c.fields);
+    let versioning = super::versioning::message_consts(&c.versioning);
+    let deprecated = super::versioning::deprecation_doc(c.versioning.deprecated.as_ref());
     quote! {
         #docs
+        #deprecated
         #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
         #[serde(deny_unknown_fields)]
         pub struct #name { #fields }
+        #defaults
         impl runtime::Message for #name {
             const TYPE: &'static str = #ty;
+            #versioning
         }
         impl runtime::Command for #name {
             const AGGREGATE: &'static str = #agg_ty;
@@ -138,14 +147,21 @@ fn event_struct(ctx: &Context, e: &Event, site: Site<'_>) -> TokenStream {
         text.push_str("\n\nA rejection: it changes no state.");
     }
     let docs = doc(&text);
-    let fields = struct_fields(&e.fields, site);
+    let fields = struct_fields(&name, &e.fields, site);
+    let derive = derive_struct(&e.fields);
+    let defaults = super::defaults::items(&name, &e.fields, &[], site);
     let ty = format!("{}.{}", ctx.name, e.name);
+    let versioning = super::versioning::message_consts(&e.versioning);
+    let deprecated = super::versioning::deprecation_doc(e.versioning.deprecated.as_ref());
     quote! {
         #docs
-        #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+        #deprecated
+        #derive
         pub struct #name { #fields }
+        #defaults
         impl runtime::Message for #name {
             const TYPE: &'static str = #ty;
+            #versioning
         }
         impl runtime::DomainEvent for #name {}
     }

@@ -3,6 +3,7 @@
 //! and askama (Cargo.toml and crate roots).
 
 pub mod contracts;
+pub mod defaults;
 pub mod hooks;
 pub mod names;
 pub mod processes;
@@ -11,6 +12,7 @@ pub mod rust_expr;
 pub mod rust_type;
 pub mod saga;
 pub mod value_types;
+pub mod versioning;
 
 use super::{EmitError, Output};
 use crate::model::{Context, Model};

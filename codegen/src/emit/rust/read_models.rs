@@ -19,8 +19,9 @@ pub fn module(model: &Model, ctx: &Context) -> TokenStream {
     let docs_structs = ctx.read_models.iter().map(|rm| {
         let name = ident(&rm.name);
         let d = doc(rm.description.as_deref().unwrap_or("A read model."));
-        let derive = derive_struct();
-        let fields = struct_fields(&rm.fields, site);
+        let derive = derive_struct(&rm.fields);
+        let fields = struct_fields(&name, &rm.fields, site);
+        let defaults = super::defaults::items(&name, &rm.fields, &[], site);
         let coll = collection(&rm.name);
         let cdoc = doc(&format!("Collection of `{}` documents.", rm.name));
         let cname = ident(&format!(
@@ -31,6 +32,7 @@ pub fn module(model: &Model, ctx: &Context) -> TokenStream {
             #d
             #derive
             pub struct #name { #fields }
+            #defaults
             #cdoc
             pub const #cname: &str = #coll;
         }

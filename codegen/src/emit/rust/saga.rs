@@ -15,12 +15,10 @@ const SITE: Site<'static> = Site { context: None };
 
 /// The `machine.rs` module of a saga crate.
 pub fn machine(model: &Model, saga: &Saga) -> TokenStream {
-    let data_fields = saga.data.iter().map(|f| {
-        let name = ident(&f.name);
-        let ty = SITE.rust_type(&f.ty);
-        let d = doc(f.description.as_deref().unwrap_or(&format!("`{}`", f.name)));
-        quote!(#d pub #name: #ty)
-    });
+    let data_ident = ident("Data");
+    let data_fields = super::value_types::struct_fields(&data_ident, &saga.data, SITE);
+    let data_derive = super::defaults::derive(&saga.data, quote!());
+    let data_defaults = super::defaults::items(&data_ident, &saga.data, &[], SITE);
     let env = ExprSite {
         site: SITE,
         meta: Meta::Envelope,
@@ -125,8 +123,9 @@ pub fn machine(model: &Model, saga: &Saga) -> TokenStream {
         use std::time::Duration;
 
         #data_doc
-        #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-        pub struct Data { #(#data_fields,)* }
+        #data_derive
+        pub struct Data { #data_fields }
+        #data_defaults
 
         /// The correlation key of an event of this saga (`None` for any other event).
         fn correlate(envelope: &RawEnvelope) -> Option<String> {
@@ -239,7 +238,14 @@ fn command_builder(f: &proc_macro2::Ident, c: &SagaCommand, text: &str) -> Token
 fn command_spec(c: &SagaCommand, f: &proc_macro2::Ident) -> TokenStream {
     let ctx = &c.command.context;
     let ty = c.command.to_string();
-    quote!(Some(CommandSpec { context: #ctx, message_type: #ty, build: #f }))
+    let krate = contracts_crate(ctx);
+    let cmd = ident(&c.command.name);
+    quote!(Some(CommandSpec {
+        context: #ctx,
+        message_type: #ty,
+        schema_version: <#krate::#cmd as runtime::Message>::VERSION,
+        build: #f,
+    }))
 }
 
 fn transition(

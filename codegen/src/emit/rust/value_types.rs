@@ -2,6 +2,7 @@
 //! struct fields and their boundary validation.
 
 use super::contracts::derive_struct;
+use super::defaults;
 use super::doc;
 use super::names::{ident, variant};
 use super::rust_type::Site;
@@ -41,29 +42,54 @@ fn value_type(t: &ValueType, site: Site<'_>) -> TokenStream {
             }
         }
         ValueKind::Record(fields) => {
-            let derive = derive_struct();
-            let body = struct_fields(fields, site);
+            let derive = derive_struct(fields);
+            let body = struct_fields(&name, fields, site);
+            let defaults = defaults::items(&name, fields, &[], site);
             let validate = validate_impl(&name, fields);
             quote! {
                 #docs
                 #derive
                 pub struct #name { #body }
+                #defaults
                 #validate
             }
         }
     }
 }
 
-/// Struct fields with their doc comments and serde attributes.
-pub(super) fn struct_fields(fields: &[Field], site: Site<'_>) -> TokenStream {
+/// Struct fields of `owner` with their doc comments and serde attributes.
+pub(super) fn struct_fields(
+    owner: &proc_macro2::Ident,
+    fields: &[Field],
+    site: Site<'_>,
+) -> TokenStream {
     let fs = fields.iter().map(|f| {
         let name = ident(&f.name);
         let ty = site.rust_type(&f.ty);
-        let d = doc(f.description.as_deref().unwrap_or(&format!("`{}`", f.name)));
-        let default = matches!(f.ty, Type::Optional(_)).then(|| quote!(#[serde(default)]));
+        let d = doc(&field_doc(f));
+        let default = defaults::serde_attr(owner, f);
         quote!(#d #default pub #name: #ty)
     });
     quote!(#(#fs,)*)
+}
+
+/// The doc comment of a field: its description, its default and its deprecation.
+fn field_doc(f: &Field) -> String {
+    let mut text = f
+        .description
+        .clone()
+        .unwrap_or_else(|| format!("`{}`", f.name));
+    if let Some(d) = &f.default {
+        text.push_str(&format!("\n\nDefault: `{d}`."));
+    }
+    if let Some(dep) = &f.deprecated {
+        text.push_str("\n\nDeprecated");
+        match &dep.note {
+            Some(n) => text.push_str(&format!(": {n}")),
+            None => text.push('.'),
+        }
+    }
+    text
 }
 
 /// `ValidateAt` for a DTO or record: one check per constraint, nested records included.

@@ -9,6 +9,7 @@ use crate::model::{
 use crate::source::FileId;
 use crate::syntax::context::{CommandDef, ContextFile, EmitDef};
 use crate::syntax::{Loc, NamedMap, Pos};
+use crate::validate::evolution::MessageEvolution;
 use crate::validate::names::{check_pascal, check_snake};
 use crate::validate::{ExprSite, Validator};
 use std::collections::HashMap;
@@ -136,10 +137,23 @@ impl Validator<'_> {
                     emits.push(emit);
                 }
             }
+            let versioning = self.versioning(
+                file,
+                MessageEvolution {
+                    what: format!("command `{}`", name.value),
+                    version: def.version.as_ref(),
+                    upcast: &def.upcast,
+                    deprecated: def.deprecated.as_ref(),
+                    owner: def.owner.clone().or_else(|| cf.owner.clone()),
+                    pos: name.pos,
+                },
+                &fields,
+            );
             if name_ok {
                 out.push(Command {
                     name: name.value.clone(),
                     description: def.description.clone(),
+                    versioning,
                     aggregate: agg.name.clone(),
                     creates: def.creates,
                     route,

@@ -3,6 +3,7 @@
 mod changes;
 mod command;
 
+use super::evolution::MessageEvolution;
 use super::names::{check_pascal, check_snake};
 use super::{Symbols, Validator, field_types, meta_fields, scope};
 use crate::model::expr::Root;
@@ -368,9 +369,22 @@ impl Validator<'_> {
                 continue;
             }
             let fields = self.fields(file, &ctx, &def.fields, "an event", &[]);
+            let versioning = self.versioning(
+                file,
+                MessageEvolution {
+                    what: format!("event `{}`", name.value),
+                    version: def.version.as_ref(),
+                    upcast: &def.upcast,
+                    deprecated: def.deprecated.as_ref(),
+                    owner: def.owner.clone().or_else(|| cf.owner.clone()),
+                    pos: name.pos,
+                },
+                &fields,
+            );
             events.push(Event {
                 name: name.value.clone(),
                 description: def.description.clone(),
+                versioning,
                 aggregate: String::new(),
                 fields,
                 changes: Vec::new(),
@@ -403,6 +417,7 @@ impl Validator<'_> {
         Context {
             name: ctx,
             description: cf.description.clone(),
+            owner: cf.owner.clone(),
             source: self.sources.get(file).path.clone(),
             types,
             aggregates,

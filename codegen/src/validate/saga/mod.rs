@@ -316,7 +316,7 @@ impl Validator<'_> {
             let Some(field) = data.iter().find(|f| f.name == name.value) else {
                 continue;
             };
-            if matches!(field.ty, Type::Optional(_))
+            if field.may_be_missing()
                 || init.iter().any(|(n, _)| *n == field.name)
                 || d.init.iter().any(|(k, _)| k.value == field.name)
                 || captured.contains(field.name.as_str())
@@ -333,7 +333,7 @@ impl Validator<'_> {
                 ),
             )
             .help = Some(format!(
-                "set it in `init` (`init: {{ {0}: <expression over event.* or meta.*> }}`), capture it from an event (`capture: {{ {0}: event.<field> }}`), or declare it `optional<{1}>`",
+                "set it in `init` (`init: {{ {0}: <expression over event.* or meta.*> }}`), capture it from an event (`capture: {{ {0}: event.<field> }}`), declare it `optional<{1}>`, or give it a `default`",
                 name.value, field.ty
             ));
         }

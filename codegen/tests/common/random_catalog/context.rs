@@ -251,6 +251,17 @@ impl Gen<'_> {
         if !c.fields.is_empty() {
             m.insert("fields".into(), self.fields_doc(&c.fields, &ctx.name));
         }
+        if self.rng.chance(15) {
+            // A second schema version whose upcaster drops a field of the first.
+            m.insert("version".into(), json!(2));
+            m.insert(
+                "upcast".into(),
+                json!([{ "from": 1, "remove": ["legacy"] }]),
+            );
+        }
+        if self.rng.chance(10) {
+            m.insert("deprecated".into(), json!(true));
+        }
         let mut rules = Vec::new();
         for r in 0..self.rng.range(0, 3) {
             let mut rule = Map::new();
@@ -363,6 +374,18 @@ impl Gen<'_> {
         }
         if !ev.fields.is_empty() {
             m.insert("fields".into(), self.fields_doc(&ev.fields, &ctx.name));
+            if self.rng.chance(20) {
+                // Version 3: the first field had another name in version 1.
+                let first = &ev.fields[0].name;
+                m.insert("version".into(), json!(3));
+                m.insert(
+                    "upcast".into(),
+                    json!([
+                        { "from": 1, "rename": { format!("old_{first}"): first } },
+                        { "from": 2, "remove": ["gone"] }
+                    ]),
+                );
+            }
         }
         if ev.rejection {
             return Value::Object(m);

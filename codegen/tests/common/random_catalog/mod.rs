@@ -240,6 +240,8 @@ struct Gen<'o> {
     contexts: Vec<Ctx>,
     /// The sagas generated, for topology overrides.
     saga_names: Vec<String>,
+    /// Whether fields may get a `default` (read-model fields may not).
+    defaults: bool,
 }
 
 fn snake(s: &str) -> String {
@@ -253,6 +255,7 @@ pub fn generate(seed: u64, opts: &Options) -> RandomCatalog {
         opts,
         contexts: Vec::new(),
         saga_names: Vec::new(),
+        defaults: true,
     };
     let n = g.rng.range(1, 3);
     let mut ctx_words: Vec<&str> = Vec::new();
@@ -303,6 +306,26 @@ pub fn generate(seed: u64, opts: &Options) -> RandomCatalog {
         None
     };
     RandomCatalog { files, planted }
+}
+
+/// A default that fits any constraint `field_value` gives the type (`None` for records).
+fn default_of(ty: &Ty, non_empty: bool) -> Option<Value> {
+    Some(match ty {
+        Ty::Str => json!("a"),
+        Ty::Bool => json!(true),
+        t if t.is_int() => json!(7),
+        Ty::Uuid => json!("00000000-0000-0000-0000-000000000007"),
+        Ty::Timestamp => json!("2026-01-31T12:00:00.5+01:00"),
+        Ty::Date => json!("2026-01-31"),
+        Ty::Enum(_, _, variants) => json!(variants.last()?),
+        Ty::List(_) if non_empty => return None,
+        Ty::List(_) => json!([]),
+        Ty::Opt(inner) => match default_of(inner, false) {
+            Some(v) if !matches!(**inner, Ty::Opt(_)) => v,
+            _ => Value::Null,
+        },
+        _ => return None,
+    })
 }
 
 fn pretty(v: &Value) -> String {
@@ -461,6 +484,20 @@ impl Gen<'_> {
                 }
             }
             _ => {}
+        }
+        if self.defaults && self.rng.chance(25) {
+            let non_empty = m.contains_key("non_empty");
+            if let Some(d) = default_of(&f.ty, non_empty) {
+                m.insert("default".into(), d);
+            }
+        }
+        if (m.contains_key("default") || matches!(f.ty, Ty::Opt(_))) && self.rng.chance(20) {
+            let d = if self.rng.chance(50) {
+                json!(true)
+            } else {
+                json!("use \"the other\" field")
+            };
+            m.insert("deprecated".into(), d);
         }
         Value::Object(m)
     }

@@ -131,7 +131,9 @@ impl Gen<'_> {
                 def.insert("description".into(), json!("A read model."));
             }
             def.insert("key".into(), json!(key));
+            self.defaults = false;
             def.insert("fields".into(), self.fields_doc(&fields, &ctx.name));
+            self.defaults = true;
             def.insert("from".into(), Value::Object(from));
             if self.rng.chance(70) {
                 def.insert("query".into(), self.query(&fields, r, &name));

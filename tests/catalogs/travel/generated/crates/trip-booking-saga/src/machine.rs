@@ -199,6 +199,7 @@ pub fn machine() -> SagaMachine<Data> {
                 command: Some(CommandSpec {
                     context: "flights",
                     message_type: "flights.BookFlight",
+                    schema_version: <flights_contracts::BookFlight as runtime::Message>::VERSION,
                     build: send_booking_flight,
                 }),
                 timeout: Some(Duration::from_millis(20000u64)),
@@ -217,6 +218,7 @@ pub fn machine() -> SagaMachine<Data> {
                 compensation: Some(CommandSpec {
                     context: "flights",
                     message_type: "flights.CancelFlight",
+                    schema_version: <flights_contracts::CancelFlight as runtime::Message>::VERSION,
                     build: compensate_booking_flight,
                 }),
                 transitions: ::std::vec::Vec::from([
@@ -240,6 +242,7 @@ pub fn machine() -> SagaMachine<Data> {
                 command: Some(CommandSpec {
                     context: "hotels",
                     message_type: "hotels.ReserveRoom",
+                    schema_version: <hotels_contracts::ReserveRoom as runtime::Message>::VERSION,
                     build: send_reserving_room,
                 }),
                 timeout: Some(Duration::from_millis(20000u64)),
@@ -253,6 +256,7 @@ pub fn machine() -> SagaMachine<Data> {
                 compensation: Some(CommandSpec {
                     context: "hotels",
                     message_type: "hotels.CancelRoom",
+                    schema_version: <hotels_contracts::CancelRoom as runtime::Message>::VERSION,
                     build: compensate_reserving_room,
                 }),
                 transitions: ::std::vec::Vec::from([
@@ -276,6 +280,7 @@ pub fn machine() -> SagaMachine<Data> {
                 command: Some(CommandSpec {
                     context: "cars",
                     message_type: "cars.RentCar",
+                    schema_version: <cars_contracts::RentCar as runtime::Message>::VERSION,
                     build: send_renting_car,
                 }),
                 timeout: Some(Duration::from_millis(20000u64)),
@@ -289,6 +294,7 @@ pub fn machine() -> SagaMachine<Data> {
                 compensation: Some(CommandSpec {
                     context: "cars",
                     message_type: "cars.ReturnCar",
+                    schema_version: <cars_contracts::ReturnCar as runtime::Message>::VERSION,
                     build: compensate_renting_car,
                 }),
                 transitions: ::std::vec::Vec::from([
@@ -312,6 +318,7 @@ pub fn machine() -> SagaMachine<Data> {
                 command: Some(CommandSpec {
                     context: "cars",
                     message_type: "cars.ConfirmTrip",
+                    schema_version: <cars_contracts::ConfirmTrip as runtime::Message>::VERSION,
                     build: send_confirmed,
                 }),
                 timeout: None,
@@ -326,6 +333,7 @@ pub fn machine() -> SagaMachine<Data> {
                 command: Some(CommandSpec {
                     context: "cars",
                     message_type: "cars.AbandonTrip",
+                    schema_version: <cars_contracts::AbandonTrip as runtime::Message>::VERSION,
                     build: send_abandoned,
                 }),
                 timeout: None,

@@ -8,7 +8,6 @@ use crate::types::ProductStatus;
 #[derive(
     Clone,
     Debug,
-    Default,
     PartialEq,
     serde::Serialize,
     serde::Deserialize,
@@ -29,6 +28,33 @@ pub struct Product {
     pub reserved: i32,
     /// Orders holding a reservation.
     pub reservations: ::std::vec::Vec<runtime::uuid::Uuid>,
+    /// Stock level at or below which the product is reordered. Added after the first release: snapshots saved before it read 10.
+    ///
+    /// Default: `10`.
+    #[serde(default = "Product::default_reorder_level")]
+    pub reorder_level: i32,
+}
+
+impl Product {
+    /// The catalog default of `reorder_level`: what a payload or snapshot without it reads as.
+    pub fn default_reorder_level() -> i32 {
+        10i32
+    }
+}
+
+impl ::std::default::Default for Product {
+    fn default() -> Self {
+        Self {
+            id: ::std::default::Default::default(),
+            status: ::std::default::Default::default(),
+            sku: ::std::default::Default::default(),
+            name: ::std::default::Default::default(),
+            available: ::std::default::Default::default(),
+            reserved: ::std::default::Default::default(),
+            reservations: ::std::default::Default::default(),
+            reorder_level: Self::default_reorder_level(),
+        }
+    }
 }
 
 /// Adds a product to the catalogue with its initial stock.
@@ -235,12 +261,21 @@ impl runtime::DomainEvent for ProductRegistered {}
     schemars::JsonSchema
 )]
 pub struct ProductRestocked {
-    /// `quantity`
-    pub quantity: i32,
+    /// `units`
+    pub units: i32,
 }
 
 impl runtime::Message for ProductRestocked {
     const TYPE: &'static str = "inventory.ProductRestocked";
+    const VERSION: u32 = 2u32;
+    const UPCASTS: &'static [runtime::evolution::Upcast] = &[
+        runtime::evolution::Upcast {
+            from: 1u32,
+            renames: &[("quantity", "units")],
+            removes: &[],
+            sets: &[],
+        },
+    ];
 }
 
 impl runtime::DomainEvent for ProductRestocked {}
@@ -389,7 +424,7 @@ impl runtime::AggregateRoot for Product {
                 state.status = ProductStatus::Active;
             }
             ProductEvent::ProductRestocked(event) => {
-                state.available += event.quantity;
+                state.available += event.units;
             }
             ProductEvent::StockReserved(event) => {
                 state.reserved += event.quantity;
@@ -460,7 +495,7 @@ fn restock_product(
     runtime::Decision::Accept(
         ::std::vec::Vec::from([
             ProductEvent::ProductRestocked(ProductRestocked {
-                quantity: cmd.quantity,
+                units: cmd.quantity,
             }),
         ]),
     )

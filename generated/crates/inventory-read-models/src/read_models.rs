@@ -82,7 +82,7 @@ pub fn project(
                             read_model::UpdateOp::set("product_id", &aggregate_id),
                             read_model::UpdateOp::increment(
                                 "available",
-                                i64::from(event.quantity),
+                                i64::from(event.units),
                             ),
                         ]),
                     ),

@@ -251,6 +251,7 @@ pub fn machine() -> SagaMachine<Data> {
                 command: Some(CommandSpec {
                     context: "inventory",
                     message_type: "inventory.ReserveStock",
+                    schema_version: <inventory_contracts::ReserveStock as runtime::Message>::VERSION,
                     build: send_reserving_stock,
                 }),
                 timeout: Some(Duration::from_millis(30000u64)),
@@ -269,6 +270,7 @@ pub fn machine() -> SagaMachine<Data> {
                 compensation: Some(CommandSpec {
                     context: "inventory",
                     message_type: "inventory.ReleaseStock",
+                    schema_version: <inventory_contracts::ReleaseStock as runtime::Message>::VERSION,
                     build: compensate_reserving_stock,
                 }),
                 transitions: ::std::vec::Vec::from([
@@ -292,6 +294,7 @@ pub fn machine() -> SagaMachine<Data> {
                 command: Some(CommandSpec {
                     context: "payments",
                     message_type: "payments.ChargePayment",
+                    schema_version: <payments_contracts::ChargePayment as runtime::Message>::VERSION,
                     build: send_charging_payment,
                 }),
                 timeout: Some(Duration::from_millis(30000u64)),
@@ -310,6 +313,7 @@ pub fn machine() -> SagaMachine<Data> {
                 compensation: Some(CommandSpec {
                     context: "payments",
                     message_type: "payments.RefundPayment",
+                    schema_version: <payments_contracts::RefundPayment as runtime::Message>::VERSION,
                     build: compensate_charging_payment,
                 }),
                 transitions: ::std::vec::Vec::from([
@@ -333,6 +337,7 @@ pub fn machine() -> SagaMachine<Data> {
                 command: Some(CommandSpec {
                     context: "shipping",
                     message_type: "shipping.ScheduleShipment",
+                    schema_version: <shipping_contracts::ScheduleShipment as runtime::Message>::VERSION,
                     build: send_scheduling_shipment,
                 }),
                 timeout: Some(Duration::from_millis(60000u64)),
@@ -351,6 +356,7 @@ pub fn machine() -> SagaMachine<Data> {
                 compensation: Some(CommandSpec {
                     context: "shipping",
                     message_type: "shipping.CancelShipment",
+                    schema_version: <shipping_contracts::CancelShipment as runtime::Message>::VERSION,
                     build: compensate_scheduling_shipment,
                 }),
                 transitions: ::std::vec::Vec::from([
@@ -374,6 +380,7 @@ pub fn machine() -> SagaMachine<Data> {
                 command: Some(CommandSpec {
                     context: "ordering",
                     message_type: "ordering.ConfirmOrder",
+                    schema_version: <ordering_contracts::ConfirmOrder as runtime::Message>::VERSION,
                     build: send_confirmed,
                 }),
                 timeout: None,
@@ -388,6 +395,7 @@ pub fn machine() -> SagaMachine<Data> {
                 command: Some(CommandSpec {
                     context: "ordering",
                     message_type: "ordering.CancelOrder",
+                    schema_version: <ordering_contracts::CancelOrder as runtime::Message>::VERSION,
                     build: send_cancelled_out_of_stock,
                 }),
                 timeout: None,
@@ -402,6 +410,7 @@ pub fn machine() -> SagaMachine<Data> {
                 command: Some(CommandSpec {
                     context: "ordering",
                     message_type: "ordering.CancelOrder",
+                    schema_version: <ordering_contracts::CancelOrder as runtime::Message>::VERSION,
                     build: send_cancelled_payment_declined,
                 }),
                 timeout: None,
@@ -416,6 +425,7 @@ pub fn machine() -> SagaMachine<Data> {
                 command: Some(CommandSpec {
                     context: "ordering",
                     message_type: "ordering.CancelOrder",
+                    schema_version: <ordering_contracts::CancelOrder as runtime::Message>::VERSION,
                     build: send_cancelled_shipping_rejected,
                 }),
                 timeout: None,
@@ -430,6 +440,7 @@ pub fn machine() -> SagaMachine<Data> {
                 command: Some(CommandSpec {
                     context: "ordering",
                     message_type: "ordering.CancelOrder",
+                    schema_version: <ordering_contracts::CancelOrder as runtime::Message>::VERSION,
                     build: send_cancelled_timed_out,
                 }),
                 timeout: None,

@@ -12,6 +12,15 @@ use std::time::Duration;
 /// Messages ready in `queue` (not counting unacked ones), by a passive declare on a
 /// short-lived channel (a missing queue closes that channel only and is an error).
 pub async fn queue_depth(connection: &Connection, queue: &str) -> Result<u32, AmqpError> {
+    Ok(passive_declare(connection, queue).await?.message_count())
+}
+
+/// Consumers of `queue` right now, by a passive declare as [`queue_depth`].
+pub async fn queue_consumers(connection: &Connection, queue: &str) -> Result<u32, AmqpError> {
+    Ok(passive_declare(connection, queue).await?.consumer_count())
+}
+
+async fn passive_declare(connection: &Connection, queue: &str) -> Result<lapin::Queue, AmqpError> {
     let channel = connection.create_channel().await?;
     let result = channel
         .queue_declare(
@@ -24,9 +33,9 @@ pub async fn queue_depth(connection: &Connection, queue: &str) -> Result<u32, Am
         )
         .await;
     if channel.status().connected() {
-        let _ = channel.close(200, "depth read".into()).await;
+        let _ = channel.close(200, "passive declare".into()).await;
     }
-    Ok(result?.message_count())
+    Ok(result?)
 }
 
 /// Sets `queue_depth{queue}` for each queue every `every` until `shutdown`, reconnecting

@@ -69,16 +69,47 @@ pub trait Projection: Send + Sync + 'static {
     /// The document updates `event` causes (empty for events the read models do not use);
     /// a [`DecodeError`] dead-letters the event.
     fn updates(&self, event: &RawEnvelope) -> Result<Vec<DocumentUpdate>, DecodeError>;
+    /// Every collection the read models write (what a rebuild replaces).
+    fn collections(&self) -> &'static [&'static str] {
+        &[]
+    }
 }
 
 /// Runs an EventHandler process with the configuration from the environment until
-/// [`super::shutdown_signal`]; see [`run_event_handler_with`].
+/// [`super::shutdown_signal`]; see [`run_event_handler_with`]. With the arguments
+/// `rebuild [--wait <duration>] [--allow-gaps]` (and the `postgres` feature) it rebuilds the
+/// read models from the retained events instead and exits (see [`super::rebuild`]).
 pub async fn run_event_handler<P: Projection>(
     info: ProcessInfo,
     topology: Topology,
     projection: P,
 ) -> Result<(), ProcessError> {
-    run_event_handler_with(info, RunOptions::from_env(&info)?, topology, projection).await
+    let mut args = std::env::args().skip(1);
+    match args.next().as_deref() {
+        None => {
+            run_event_handler_with(info, RunOptions::from_env(&info)?, topology, projection).await
+        }
+        #[cfg(feature = "postgres")]
+        Some("rebuild") => {
+            let options = RunOptions::from_env(&info)?;
+            let rebuild = super::rebuild::RebuildOptions::parse(args)?;
+            let process = Process::start(info, options)?;
+            let report = super::rebuild::rebuild(
+                &info,
+                &process.options.config,
+                &topology,
+                &projection,
+                &rebuild,
+            )
+            .await?;
+            println!("{}", serde_json::to_string(&report).unwrap_or_default());
+            Ok(())
+        }
+        Some(other) => Err(ProcessError::Usage(format!(
+            "unknown argument {other:?}: `{}` runs without arguments, or `{} rebuild [--wait <duration>] [--allow-gaps]`",
+            info.name, info.name
+        ))),
+    }
 }
 
 /// Runs an EventHandler process with `options`:

@@ -71,6 +71,13 @@ pub mod dev_token;
 pub mod event_handler;
 #[cfg(all(feature = "auth", feature = "mongo"))]
 pub mod query_api;
+#[cfg(all(
+    feature = "amqp",
+    feature = "mongo",
+    feature = "http",
+    feature = "postgres"
+))]
+pub mod rebuild;
 #[cfg(all(feature = "amqp", feature = "mongo", feature = "http"))]
 pub mod saga;
 
@@ -171,6 +178,18 @@ pub enum ProcessError {
         #[source]
         source: std::net::AddrParseError,
     },
+    /// A read-model rebuild stopped (`<context>-event-handler rebuild`).
+    #[cfg(all(
+        feature = "amqp",
+        feature = "mongo",
+        feature = "http",
+        feature = "postgres"
+    ))]
+    #[error("the read-model rebuild stopped")]
+    Rebuild(#[from] rebuild::RebuildError),
+    /// A subcommand this process does not have.
+    #[error("{0}")]
+    Usage(String),
     /// The embedded topology JSON does not parse.
     #[error("the embedded topology is not valid JSON for a Topology")]
     TopologyJson(#[source] serde_json::Error),

@@ -314,18 +314,14 @@ impl System {
     }
 
     /// Starts the binary `name` as the process `key` (not waiting for it).
-    fn spawn(&mut self, name: &str, key: &str) {
+    /// The command that runs the binary `name` with this run's environment.
+    fn command(&self, name: &str) -> Command {
         let bin = target_dir().join("debug").join(name);
         assert!(
             bin.exists(),
             "{} is missing: build the processes first (cargo build -p {name} ...; scripts/test.sh does)",
             bin.display()
         );
-        let starts = self.procs.get(key).map_or(0, |p| p.starts) + 1;
-        let log = self
-            .log_dir
-            .join(format!("{}.{starts}.log", key.replace('#', "-")));
-        let file = File::create(&log).expect("log file");
         let mut cmd = Command::new(&bin);
         cmd.env("AMQP_URL", amqp_url())
             .env("DATABASE_URL", &self.db_url)
@@ -339,12 +335,29 @@ impl System {
             .env("RUST_LOG", "info,runtime=debug")
             .env("JWT_HS256_SECRET", SECRET)
             .env("SAGA_TICK_MS", "200")
-            .stdin(Stdio::null())
-            .stdout(file.try_clone().expect("log"))
-            .stderr(file);
+            .stdin(Stdio::null());
         for (k, v) in &self.extra_env {
             cmd.env(k, v);
         }
+        cmd
+    }
+
+    /// Runs the binary `name` once with `args` and this run's environment, to its end.
+    pub fn run_once(&self, name: &str, args: &[&str]) -> std::process::Output {
+        self.command(name)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("run {name}: {e}"))
+    }
+
+    fn spawn(&mut self, name: &str, key: &str) {
+        let starts = self.procs.get(key).map_or(0, |p| p.starts) + 1;
+        let log = self
+            .log_dir
+            .join(format!("{}.{starts}.log", key.replace('#', "-")));
+        let file = File::create(&log).expect("log file");
+        let mut cmd = self.command(name);
+        cmd.stdout(file.try_clone().expect("log")).stderr(file);
         let child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {name}: {e}"));
         self.procs.insert(
             key.to_owned(),

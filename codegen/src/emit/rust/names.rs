@@ -144,7 +144,8 @@ impl Process {
         match self {
             Process::CommandApi => &["auth", "amqp"],
             Process::CommandHandler => &["amqp", "postgres", "http"],
-            Process::EventHandler => &["amqp", "mongo", "http"],
+            // `postgres` for `rebuild`, which replays the events retained in the outboxes.
+            Process::EventHandler => &["amqp", "mongo", "http", "postgres"],
             Process::QueryApi => &["auth", "mongo"],
         }
     }

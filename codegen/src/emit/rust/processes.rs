@@ -193,6 +193,9 @@ pub fn wiring(model: &Model, ctx: &Context, process: Process) -> TokenStream {
                     fn updates(&self, event: &RawEnvelope) -> Result<Vec<DocumentUpdate>, DecodeError> {
                         #read_models::project(event)
                     }
+                    fn collections(&self) -> &'static [&'static str] {
+                        #read_models::COLLECTIONS
+                    }
                 }
 
                 /// Runs the process until Ctrl-C or SIGTERM.

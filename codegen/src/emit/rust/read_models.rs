@@ -137,6 +137,7 @@ pub fn module(model: &Model, ctx: &Context) -> TokenStream {
             Ok(::std::vec::Vec::new())
         }
     };
+    let collections = ctx.read_models.iter().map(|rm| collection(&rm.name));
     quote! {
         //! Read models of the context: their documents and how events change them.
 
@@ -157,6 +158,9 @@ pub fn module(model: &Model, ctx: &Context) -> TokenStream {
         pub fn indexes() -> ::std::vec::Vec<(&'static str, read_model::IndexSpec)> {
             #indexes
         }
+
+        /// Every read-model collection of the context.
+        pub const COLLECTIONS: &[&str] = &[#(#collections),*];
     }
 }
 

@@ -266,3 +266,6 @@ pub fn indexes() -> ::std::vec::Vec<(&'static str, read_model::IndexSpec)> {
         ),
     ])
 }
+
+/// Every read-model collection of the context.
+pub const COLLECTIONS: &[&str] = &["order_summary"];

@@ -102,3 +102,6 @@ pub fn indexes() -> ::std::vec::Vec<(&'static str, read_model::IndexSpec)> {
         ),
     ])
 }
+
+/// Every read-model collection of the context.
+pub const COLLECTIONS: &[&str] = &["shipment_view"];

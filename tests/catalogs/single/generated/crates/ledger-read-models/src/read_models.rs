@@ -192,3 +192,6 @@ pub fn indexes() -> ::std::vec::Vec<(&'static str, read_model::IndexSpec)> {
         ),
     ])
 }
+
+/// Every read-model collection of the context.
+pub const COLLECTIONS: &[&str] = &["account_balance"];

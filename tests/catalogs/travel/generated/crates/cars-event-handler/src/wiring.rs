@@ -48,6 +48,9 @@ impl Projection for ReadModels {
     fn updates(&self, event: &RawEnvelope) -> Result<Vec<DocumentUpdate>, DecodeError> {
         cars_read_models::project(event)
     }
+    fn collections(&self) -> &'static [&'static str] {
+        cars_read_models::COLLECTIONS
+    }
 }
 
 /// Runs the process until Ctrl-C or SIGTERM.

@@ -235,3 +235,6 @@ pub fn indexes() -> ::std::vec::Vec<(&'static str, read_model::IndexSpec)> {
         ),
     ])
 }
+
+/// Every read-model collection of the context.
+pub const COLLECTIONS: &[&str] = &["trip_view"];

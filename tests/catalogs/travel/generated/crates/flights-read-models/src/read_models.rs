@@ -19,3 +19,6 @@ pub fn project(
 pub fn indexes() -> ::std::vec::Vec<(&'static str, read_model::IndexSpec)> {
     ::std::vec::Vec::new()
 }
+
+/// Every read-model collection of the context.
+pub const COLLECTIONS: &[&str] = &[];

@@ -39,6 +39,9 @@ impl Projection for ReadModels {
     fn updates(&self, event: &RawEnvelope) -> Result<Vec<DocumentUpdate>, DecodeError> {
         hotels_read_models::project(event)
     }
+    fn collections(&self) -> &'static [&'static str] {
+        hotels_read_models::COLLECTIONS
+    }
 }
 
 /// Runs the process until Ctrl-C or SIGTERM.

@@ -50,6 +50,16 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         accept: Option<PathBuf>,
     },
+    /// Writes the catalog's changelog (Markdown): `diff` between consecutive git tags, and
+    /// from the last tag to the working tree.
+    Changelog {
+        /// Glob of the tags that are versions.
+        #[arg(long, default_value = "v*")]
+        tags: String,
+        /// File to write (default: standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Prints the JSON Schemas of the catalog files, or writes them to a folder.
     Schema {
         /// Folder to write `context.schema.json`, `sagas.schema.json`, `topology.schema.json`
@@ -111,6 +121,7 @@ fn main() -> ExitCode {
             format,
             accept,
         } => Ok(diff(&cli.root, against, *format, accept.as_deref())),
+        Command::Changelog { tags, out } => changelog(&cli.root, tags, out.as_deref()),
     };
     match result {
         Ok(code) => code,
@@ -285,6 +296,18 @@ fn generate(root: &Path, check: bool) -> Result<ExitCode, String> {
     for (path, text) in missing {
         write_file(&root.join(path), text)?;
         println!("wrote the starter {path}: implement its hooks (the build fails until you do)");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `changelog`: the Markdown history of the catalog, to `out` or standard output.
+fn changelog(root: &Path, tags: &str, out: Option<&Path>) -> Result<ExitCode, String> {
+    use codegen::diff::changelog;
+    let text = changelog::render(&changelog::from_git(root, tags)?)?;
+    match out {
+        Some(path) => std::fs::write(path, text)
+            .map_err(|e| format!("cannot write `{}`: {e}", path.display()))?,
+        None => print!("{text}"),
     }
     Ok(ExitCode::SUCCESS)
 }

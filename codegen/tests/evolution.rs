@@ -219,46 +219,57 @@ fn the_cli_exits_0_without_breaking_changes_1_with_them_and_2_on_errors() {
     assert_eq!(code, Some(2), "clap's usage errors exit 2 too");
 }
 
+/// Runs `git args` in `dir` (with an identity, unsigned), asserting success.
+fn git_in(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.com",
+            "-c",
+            "commit.gpgsign=false",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Replaces the catalog at `root` by the one at `from`.
+fn copy_catalog(from: &Path, root: &Path) {
+    let _ = std::fs::remove_dir_all(root);
+    for f in codegen::load::read_files(from).expect("files") {
+        let path = root.join(&f.path);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, &f.text).expect("write");
+    }
+}
+
+/// A fresh git repository in the temp folder, named after `test`.
+fn repository(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("codegen-{test}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    git_in(&dir, &["init", "-q"]);
+    dir
+}
+
 #[test]
 fn the_cli_reads_the_earlier_catalog_from_a_git_revision() {
-    let dir = std::env::temp_dir().join(format!("codegen-diff-git-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = repository("diff-git");
     let root = dir.join("project");
-    let git = |args: &[&str]| {
-        let out = Command::new("git")
-            .args([
-                "-c",
-                "user.name=t",
-                "-c",
-                "user.email=t@example.com",
-                "-c",
-                "commit.gpgsign=false",
-            ])
-            .args(args)
-            .current_dir(&dir)
-            .output()
-            .expect("git runs");
-        assert!(
-            out.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    std::fs::create_dir_all(&dir).expect("dir");
-    git(&["init", "-q"]);
-    let copy = |from: &Path| {
-        let _ = std::fs::remove_dir_all(&root);
-        for f in codegen::load::read_files(from).expect("files") {
-            let path = root.join(&f.path);
-            std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-            std::fs::write(path, &f.text).expect("write");
-        }
-    };
+    let git = |args: &[&str]| git_in(&dir, args);
     let case = corpus().join("09-state-fields");
-    copy(&case.join("before"));
+    copy_catalog(&case.join("before"), &root);
     git(&["add", "-A"]);
     git(&["commit", "-qm", "before"]);
-    copy(&case.join("after"));
+    copy_catalog(&case.join("after"), &root);
     // The catalog root is a folder inside the repository: paths are read relative to it.
     let (code, out, err) = codegen(&["--root", "project", "diff", "--against", "HEAD"], &dir);
     assert_eq!(code, Some(1), "{out}{err}");
@@ -276,5 +287,55 @@ fn the_cli_reads_the_earlier_catalog_from_a_git_revision() {
     git(&["commit", "-qm", "after"]);
     let (code, out, _) = codegen(&["diff", "--against", "HEAD"], &root);
     assert_eq!((code, out.as_str()), (Some(0), "no change\n"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_changelog_follows_the_tags() {
+    let dir = repository("changelog");
+    let root = dir.join("project");
+    let git = |args: &[&str]| git_in(&dir, args);
+    copy_catalog(&corpus().join("05-event-fields/before"), &root);
+    let (code, _, err) = codegen(&["--root", "project", "changelog"], &dir);
+    assert_eq!(code, Some(1), "no tag yet: {err}");
+    assert!(err.contains("no git tag matches `v*`"), "{err}");
+    // v1.9 and v1.10: version order, not text order.
+    let steps = [
+        ("v1.9", corpus().join("05-event-fields/before")),
+        ("v1.10", corpus().join("26-versions-and-defaults/after")),
+    ];
+    for (tag, catalog) in &steps {
+        copy_catalog(catalog, &root);
+        git(&["add", "-A"]);
+        git(&["commit", "-qm", tag]);
+        git(&["tag", tag]);
+    }
+    // Unreleased: the working tree, changed since the last tag.
+    copy_catalog(&corpus().join("09-state-fields/after"), &root);
+    let out_file = dir.join("CHANGELOG.md");
+    let (code, out, err) = codegen(
+        &[
+            "--root",
+            "project",
+            "changelog",
+            "--out",
+            out_file.to_str().expect("utf-8"),
+        ],
+        &dir,
+    );
+    assert_eq!(code, Some(0), "{out}{err}");
+    let text = std::fs::read_to_string(&out_file).expect("written");
+    let order: Vec<usize> = ["## Unreleased", "## v1.10", "## v1.9"]
+        .iter()
+        .map(|h| {
+            text.find(h)
+                .unwrap_or_else(|| panic!("{h} missing:\n{text}"))
+        })
+        .collect();
+    assert!(
+        order.windows(2).all(|w| w[0] < w[1]),
+        "newest first:\n{text}"
+    );
+    insta::assert_snapshot!("changelog", text);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -49,6 +49,23 @@ impl Against {
     }
 }
 
+/// The tags of the repository holding `root` that match the glob `pattern`, oldest version
+/// first (`git tag --sort=v:refname`: `v1.9` before `v1.10`).
+pub fn tags(root: &Path, pattern: &str) -> Result<Vec<String>, String> {
+    let out = git(root, &["tag", "--list", pattern, "--sort=v:refname"])?;
+    if !out.status.success() {
+        return Err(format!(
+            "git tag: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .filter(|t| !t.is_empty())
+        .collect())
+}
+
 fn git(root: &Path, args: &[&str]) -> Result<std::process::Output, String> {
     Command::new("git")
         .arg("-C")

@@ -20,6 +20,7 @@
 
 pub mod accept;
 pub mod against;
+pub mod changelog;
 pub mod fields;
 pub mod impact;
 pub mod kind;

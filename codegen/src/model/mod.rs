@@ -12,7 +12,7 @@ pub mod types;
 
 pub use evolution::{Deprecation, Upcast, Versioning};
 pub use expr::{Expr, ExprKind, Root, SourceExpr};
-pub use saga::{RetryPolicy, Saga, SagaCommand, SagaState, Terminal, Transition};
+pub use saga::{RetryPolicy, Saga, SagaCommand, SagaState, Terminal, Transition, VisitLimit};
 pub use topology::{QueueKind, QueueSettings, Topology};
 pub use types::{Constraints, Field, Type, TypeName, ValueKind, ValueType};
 

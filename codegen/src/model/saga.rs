@@ -78,6 +78,17 @@ pub struct SagaState {
     pub transitions: Vec<Transition>,
     /// Transition when the timeout expires after the last attempt.
     pub on_timeout: Option<Transition>,
+    /// The bound of a state on a loop.
+    pub visits: Option<VisitLimit>,
+}
+
+/// How often an instance may enter a state on a loop, and where it goes instead.
+#[derive(Clone, Debug)]
+pub struct VisitLimit {
+    /// Entries allowed.
+    pub max: u32,
+    /// Taken instead of one visit too many (no event, no capture).
+    pub on_exhausted: Transition,
 }
 
 /// A command sent by a saga.

@@ -76,6 +76,15 @@ pub struct StateDef {
     /// Where to go when the timeout expires and the retries are exhausted.
     #[serde(default)]
     pub on_timeout: Option<Loc<ShortOr<TransitionDef>>>,
+    /// How often an instance may enter this state: needed for a state on a loop (a
+    /// transition that leads back to it), so that every path ends.
+    #[serde(default)]
+    #[schemars(range(min = 1))]
+    pub max_visits: Option<Loc<u32>>,
+    /// With `max_visits`: where the saga goes instead of one visit too many (a state, or
+    /// `{ goto, compensate }`).
+    #[serde(default)]
+    pub on_exhausted: Option<Loc<ShortOr<TransitionDef>>>,
 }
 
 /// A command sent by a saga.

@@ -95,6 +95,10 @@ pub struct SagaDocument {
     pub traceparent: Option<String>,
     /// Current state.
     pub current_step: String,
+    /// How often the instance entered each state; the command ids of a second or later visit
+    /// carry its number. Empty in instances saved before visits were counted.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub visits: std::collections::BTreeMap<String, u32>,
     /// Lifecycle status.
     pub status: SagaStatus,
     /// Saga data (the machine's `D`, as JSON).

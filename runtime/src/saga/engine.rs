@@ -387,6 +387,7 @@ where
             user_id: event.meta.user_id.clone(),
             traceparent: event.meta.traceparent.clone(),
             current_step: self.machine.initial_state.to_owned(),
+            visits: Default::default(),
             status: SagaStatus::Running,
             data: serde_json::Value::Null,
             timeouts: Vec::new(),
@@ -518,6 +519,8 @@ where
         if transition.compensate {
             self.compensate(doc, data, cause, now)?;
         } else if state.compensation.is_some()
+            // A transition back into the same state tries the step again: it did not complete.
+            && transition.target != state.name
             && !doc.completed_steps.iter().any(|s| s == state.name)
         {
             doc.completed_steps.push(state.name.to_owned());
@@ -560,7 +563,25 @@ where
         cause: &Cause,
         now: DateTime<Utc>,
     ) -> Result<(), SagaError> {
-        let state = self.state(target)?;
+        let mut state = self.state(target)?;
+        // A state entered once more than its bound allows leads to its `on_exhausted` state
+        // (the machine is validated so that such a chain ends).
+        for _ in 0..=self.machine.states.len() {
+            let visit = self.visit(doc, state.name) + 1;
+            match state.visits {
+                Some(limit) if visit > limit.max => {
+                    tracing::info!(saga = self.machine.name, saga_id = %doc.saga_id, step = state.name,
+                        visits = limit.max, "saga state visited as often as allowed");
+                    if limit.compensate {
+                        self.compensate(doc, data, cause, now)?;
+                    }
+                    state = self.state(limit.on_exhausted)?;
+                }
+                _ => break,
+            }
+        }
+        let visit = self.visit(doc, state.name) + 1;
+        doc.visits.insert(state.name.to_owned(), visit);
         doc.current_step = state.name.to_owned();
         doc.timeouts.clear();
         if let Some(outcome) = state.terminal {
@@ -593,7 +614,16 @@ where
         now: DateTime<Utc>,
     ) {
         if let Some(spec) = &state.command {
-            let id = deterministic_id(doc.saga_id, &format!("{}/attempt-{attempt}", state.name));
+            // The first visit keeps the ids of machines without loops.
+            let id = match self.visit(doc, state.name) {
+                0 | 1 => {
+                    deterministic_id(doc.saga_id, &format!("{}/attempt-{attempt}", state.name))
+                }
+                v => deterministic_id(
+                    doc.saga_id,
+                    &format!("{}/visit-{v}/attempt-{attempt}", state.name),
+                ),
+            };
             self.push_command(doc, data, spec, id, cause, now);
         }
         if let Some(timeout) = state.timeout {
@@ -733,6 +763,12 @@ where
     }
 
     // ----- helpers -----
+
+    /// How often the instance has entered `state` (0 for instances saved before visits were
+    /// counted: they never loop).
+    fn visit(&self, doc: &SagaDocument, state: &str) -> u32 {
+        doc.visits.get(state).copied().unwrap_or(0)
+    }
 
     fn state(&self, name: &str) -> Result<&SagaStateSpec<D>, SagaError> {
         self.machine

@@ -164,6 +164,19 @@ pub struct SagaStateSpec<D> {
     pub compensation: Option<CommandSpec<D>>,
     /// Transitions on events.
     pub transitions: Vec<TransitionSpec<D>>,
+    /// How often an instance may enter the state (a state on a loop); `None`: once.
+    pub visits: Option<VisitLimit>,
+}
+
+/// The bound of a state that an instance may enter more than once (a loop of the machine).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VisitLimit {
+    /// Entries allowed; entering once more goes to `on_exhausted` instead.
+    pub max: u32,
+    /// The state entered instead of a visit beyond `max`.
+    pub on_exhausted: &'static str,
+    /// Whether the completed steps are compensated first (as a transition's `compensate`).
+    pub compensate: bool,
 }
 
 impl<D> SagaStateSpec<D> {
@@ -179,6 +192,7 @@ impl<D> SagaStateSpec<D> {
             on_timeout: None,
             compensation: None,
             transitions: Vec::new(),
+            visits: None,
         }
     }
 
@@ -274,6 +288,15 @@ impl<D> SagaMachine<D> {
                         from: s.name.to_owned(),
                     });
                 }
+            }
+            if let Some(limit) = s.visits
+                && !names.contains(limit.on_exhausted)
+            {
+                return Err(MachineError::UnknownState {
+                    saga,
+                    state: limit.on_exhausted.to_owned(),
+                    from: format!("{} (on_exhausted)", s.name),
+                });
             }
             if s.terminal.is_none() && s.transitions.is_empty() && s.timeout.is_none() {
                 return Err(MachineError::DeadEnd {

@@ -43,6 +43,6 @@ pub use document::{
 pub use engine::{EventOutcome, SagaEngine, SagaError, saga_id};
 pub use machine::{
     CommandSpec, MachineError, RetryPolicy, SagaMachine, SagaOutcome, SagaStateSpec,
-    TransitionSpec, capture_nothing,
+    TransitionSpec, VisitLimit, capture_nothing,
 };
 pub use store::{SagaStore, SagaStoreError};

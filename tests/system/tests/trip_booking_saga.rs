@@ -121,17 +121,22 @@ async fn unavailable_car_cancels_room_then_flight() {
         Some(&start),
     ))
     .await;
-    s.feed(&envelope(
-        &CarUnavailable { trip_id: id },
-        &key,
-        Some(&start),
-    ))
-    .await;
+    // Renting is tried three times (`max_visits: 3`), then the trip is abandoned.
+    for _ in 0..3 {
+        s.feed(&envelope(
+            &CarUnavailable { trip_id: id },
+            &key,
+            Some(&start),
+        ))
+        .await;
+    }
     assert_eq!(
         s.sent_types(),
         [
             "flights.BookFlight",
             "hotels.ReserveRoom",
+            "cars.RentCar",
+            "cars.RentCar",
             "cars.RentCar",
             "hotels.CancelRoom",
             "flights.CancelFlight",

@@ -104,8 +104,25 @@ pub fn state_diagram(saga: &Saga) -> Diagram {
                 true,
             );
         }
+        if let Some(v) = &s.visits {
+            d.edge(
+                &format!("s:{}", s.name),
+                &format!("s:{}", v.on_exhausted.target),
+                exhausted_label(v),
+                true,
+            );
+        }
     }
     d
+}
+
+/// `after 3 visits (compensate)`: the edge taken instead of one visit too many.
+fn exhausted_label(v: &crate::model::VisitLimit) -> String {
+    let mut label = format!("after {} visits", v.max);
+    if v.on_exhausted.compensate {
+        label.push_str(" (compensate)");
+    }
+    label
 }
 
 /// The Mermaid `stateDiagram-v2` of a saga.
@@ -131,6 +148,13 @@ pub fn mermaid(saga: &Saga) -> String {
                 "timeout"
             };
             transitions.push((Some(s.name.clone()), Some(t.target.clone()), label.into()));
+        }
+        if let Some(v) = &s.visits {
+            transitions.push((
+                Some(s.name.clone()),
+                Some(v.on_exhausted.target.clone()),
+                exhausted_label(v),
+            ));
         }
         if let Some(term) = s.terminal {
             let label = match term {
@@ -223,17 +247,27 @@ pub fn state_rows(saga: &Saga) -> Vec<StateRow> {
 pub fn transition_rows(saga: &Saga) -> Vec<TransitionRow> {
     let mut out = Vec::new();
     for s in &saga.states {
-        let timeouts = s.on_timeout.iter().map(|t| (t, true));
-        for (t, timeout) in s.transitions.iter().map(|t| (t, false)).chain(timeouts) {
+        let timeouts = s
+            .on_timeout
+            .iter()
+            .map(|t| (t, Some("timeout (after the last attempt)".to_owned())));
+        let exhausted = s.visits.iter().map(|v| {
+            (
+                &v.on_exhausted,
+                Some(format!("entered a visit beyond `max_visits: {}`", v.max)),
+            )
+        });
+        let events = s.transitions.iter().map(|t| (t, None));
+        for (t, special) in events.chain(timeouts).chain(exhausted) {
             out.push(TransitionRow {
                 from: s.name.clone(),
-                on: if timeout {
-                    "timeout (after the last attempt)".into()
-                } else {
-                    t.event
+                on: match special {
+                    Some(text) => text,
+                    None => t
+                        .event
                         .as_ref()
                         .map(|e| format!("`{e}`"))
-                        .unwrap_or_default()
+                        .unwrap_or_default(),
                 },
                 to: t.target.clone(),
                 compensate: if t.compensate { "yes" } else { "no" },

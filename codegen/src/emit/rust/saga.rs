@@ -87,6 +87,18 @@ pub fn machine(model: &Model, saga: &Saga) -> TokenStream {
             }
             None => quote!(None),
         };
+        let visits = match &s.visits {
+            Some(v) => {
+                let (max, target, compensate) =
+                    (v.max, &v.on_exhausted.target, v.on_exhausted.compensate);
+                quote!(Some(runtime::saga::machine::VisitLimit {
+                    max: #max,
+                    on_exhausted: #target,
+                    compensate: #compensate,
+                }))
+            }
+            None => quote!(None),
+        };
         quote! {
             SagaStateSpec {
                 name: #name,
@@ -97,6 +109,7 @@ pub fn machine(model: &Model, saga: &Saga) -> TokenStream {
                 on_timeout: #on_timeout,
                 compensation: #compensation,
                 transitions: #transitions,
+                visits: #visits,
             }
         }
     }).collect::<Vec<_>>();

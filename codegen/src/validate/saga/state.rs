@@ -6,7 +6,7 @@ use crate::diagnostic::suggest;
 use crate::model::expr::Root;
 use crate::model::{
     Context, Event, Field, MessageName, RetryPolicy, SagaCommand, SagaState, SourceExpr, Terminal,
-    Transition, Type,
+    Transition, Type, VisitLimit,
 };
 use crate::source::FileId;
 use crate::syntax::saga::{SendDef, StateDef, TransitionDef};
@@ -223,6 +223,7 @@ impl Validator<'_> {
             }
             self.transition(file, &t.value.0, t.pos, None, &sc, data, states)
         });
+        let visits = self.visit_limit(file, name, s, data, states);
         Some(SagaState {
             name: name.value.clone(),
             description: s.description.clone(),
@@ -233,7 +234,87 @@ impl Validator<'_> {
             compensation,
             transitions,
             on_timeout,
+            visits,
         })
+    }
+
+    /// `max_visits` and `on_exhausted`: both or neither, on a non-terminal state, leading
+    /// elsewhere.
+    fn visit_limit(
+        &mut self,
+        file: FileId,
+        name: &Loc<String>,
+        s: &StateDef,
+        data: &[Field],
+        states: &HashMap<String, Pos>,
+    ) -> Option<VisitLimit> {
+        match (&s.max_visits, &s.on_exhausted) {
+            (None, None) => None,
+            (Some(m), None) => {
+                self.error(file, m.pos, name.pos, format!("state `{}` has `max_visits` but no `on_exhausted`: say where the saga goes instead of one visit too many", name.value));
+                None
+            }
+            (None, Some(o)) => {
+                self.error(
+                    file,
+                    o.pos,
+                    name.pos,
+                    format!(
+                        "state `{}` has `on_exhausted` but no `max_visits`",
+                        name.value
+                    ),
+                );
+                None
+            }
+            (Some(m), Some(o)) => {
+                if s.terminal.is_some() {
+                    self.error(
+                        file,
+                        m.pos,
+                        name.pos,
+                        format!(
+                            "terminal state `{}` cannot have `max_visits`: it is entered once",
+                            name.value
+                        ),
+                    );
+                    return None;
+                }
+                if m.value == 0 {
+                    self.error(file, m.pos, name.pos, "`max_visits` is at least 1");
+                    return None;
+                }
+                if o.value.0.goto.value == name.value {
+                    self.error_at(
+                        file,
+                        &o.value.0.goto,
+                        name.pos,
+                        format!("state `{}` cannot be its own `on_exhausted`", name.value),
+                    );
+                    return None;
+                }
+                if !o.value.0.capture.is_empty() {
+                    self.error(
+                        file,
+                        o.pos,
+                        name.pos,
+                        "`on_exhausted` has no event to capture data from",
+                    );
+                    return None;
+                }
+                let types = Rc::clone(&self.types);
+                let sc = scope(
+                    &types,
+                    "",
+                    vec![],
+                    vec![(Root::Event, "exhausting a state has no event".into())],
+                );
+                let t = self.transition(file, &o.value.0, o.pos, None, &sc, data, states)?;
+                Some(VisitLimit {
+                    max: m.value,
+                    on_exhausted: t,
+                })
+            }
+        }
     }
 
     #[allow(clippy::too_many_arguments)]

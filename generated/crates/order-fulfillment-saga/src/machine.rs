@@ -287,6 +287,7 @@ pub fn machine() -> SagaMachine<Data> {
                         capture: capture_nothing,
                     },
                 ]),
+                visits: None,
             },
             SagaStateSpec {
                 name: "ChargingPayment",
@@ -330,6 +331,7 @@ pub fn machine() -> SagaMachine<Data> {
                         capture: capture_nothing,
                     },
                 ]),
+                visits: None,
             },
             SagaStateSpec {
                 name: "SchedulingShipment",
@@ -373,6 +375,7 @@ pub fn machine() -> SagaMachine<Data> {
                         capture: capture_nothing,
                     },
                 ]),
+                visits: None,
             },
             SagaStateSpec {
                 name: "Confirmed",
@@ -388,6 +391,7 @@ pub fn machine() -> SagaMachine<Data> {
                 on_timeout: None,
                 compensation: None,
                 transitions: ::std::vec::Vec::new(),
+                visits: None,
             },
             SagaStateSpec {
                 name: "CancelledOutOfStock",
@@ -403,6 +407,7 @@ pub fn machine() -> SagaMachine<Data> {
                 on_timeout: None,
                 compensation: None,
                 transitions: ::std::vec::Vec::new(),
+                visits: None,
             },
             SagaStateSpec {
                 name: "CancelledPaymentDeclined",
@@ -418,6 +423,7 @@ pub fn machine() -> SagaMachine<Data> {
                 on_timeout: None,
                 compensation: None,
                 transitions: ::std::vec::Vec::new(),
+                visits: None,
             },
             SagaStateSpec {
                 name: "CancelledShippingRejected",
@@ -433,6 +439,7 @@ pub fn machine() -> SagaMachine<Data> {
                 on_timeout: None,
                 compensation: None,
                 transitions: ::std::vec::Vec::new(),
+                visits: None,
             },
             SagaStateSpec {
                 name: "CancelledTimedOut",
@@ -448,6 +455,7 @@ pub fn machine() -> SagaMachine<Data> {
                 on_timeout: None,
                 compensation: None,
                 transitions: ::std::vec::Vec::new(),
+                visits: None,
             },
         ]),
     }

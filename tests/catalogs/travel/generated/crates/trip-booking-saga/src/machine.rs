@@ -235,6 +235,7 @@ pub fn machine() -> SagaMachine<Data> {
                         capture: capture_nothing,
                     },
                 ]),
+                visits: None,
             },
             SagaStateSpec {
                 name: "ReservingRoom",
@@ -273,6 +274,7 @@ pub fn machine() -> SagaMachine<Data> {
                         capture: capture_nothing,
                     },
                 ]),
+                visits: None,
             },
             SagaStateSpec {
                 name: "RentingCar",
@@ -306,11 +308,16 @@ pub fn machine() -> SagaMachine<Data> {
                     },
                     TransitionSpec {
                         on_event: "cars.CarUnavailable",
-                        target: "Abandoned",
-                        compensate: true,
+                        target: "RentingCar",
+                        compensate: false,
                         capture: capture_nothing,
                     },
                 ]),
+                visits: Some(runtime::saga::machine::VisitLimit {
+                    max: 3u32,
+                    on_exhausted: "Abandoned",
+                    compensate: true,
+                }),
             },
             SagaStateSpec {
                 name: "Confirmed",
@@ -326,6 +333,7 @@ pub fn machine() -> SagaMachine<Data> {
                 on_timeout: None,
                 compensation: None,
                 transitions: ::std::vec::Vec::new(),
+                visits: None,
             },
             SagaStateSpec {
                 name: "Abandoned",
@@ -341,6 +349,7 @@ pub fn machine() -> SagaMachine<Data> {
                 on_timeout: None,
                 compensation: None,
                 transitions: ::std::vec::Vec::new(),
+                visits: None,
             },
         ]),
     }

@@ -362,7 +362,9 @@ fn every_accepted_command_has_exactly_one_effect_under_faults() {
         .map(|p| (p.clone(), INITIAL_STOCK))
         .collect();
     for row in sys.sql(
-        "SELECT aggregate_id, sum((envelope->'payload'->>'quantity')::bigint) FROM outbox \
+        // `units` since ProductRestocked version 2, `quantity` in version 1.
+        "SELECT aggregate_id, sum(coalesce(envelope->'payload'->>'units', envelope->'payload'->>'quantity')::bigint) \
+         FROM outbox \
                           WHERE envelope->'meta'->>'message_type' = 'inventory.ProductRestocked' GROUP BY aggregate_id",
     ) {
         let (id, sum) = row.split_once('|').expect("two columns");

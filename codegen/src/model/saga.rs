@@ -74,6 +74,9 @@ pub struct SagaState {
     pub retry: RetryPolicy,
     /// The command that undoes the step once completed.
     pub compensation: Option<SagaCommand>,
+    /// Whether a timeout after the last attempt counts the step as completed (its
+    /// compensation is then sent by a compensating `on_timeout`).
+    pub compensate_on_timeout: bool,
     /// Transitions on events.
     pub transitions: Vec<Transition>,
     /// Transition when the timeout expires after the last attempt.

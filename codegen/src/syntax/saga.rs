@@ -70,6 +70,10 @@ pub struct StateDef {
     /// The command that undoes this step once it has completed.
     #[serde(default)]
     pub compensate_with: Option<Loc<SendDef>>,
+    /// Whether a compensating `on_timeout` also undoes this step, whose command may still
+    /// take effect after the timeout (default: true when the step has `compensate_with`).
+    #[serde(default)]
+    pub compensate_on_timeout: Option<Loc<bool>>,
     /// Transitions: `context.Event` -> target state, or `{ goto, compensate, capture }`.
     #[serde(default)]
     pub on: NamedMap<Loc<ShortOr<TransitionDef>>>,

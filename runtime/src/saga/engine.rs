@@ -490,6 +490,16 @@ where
                     doc.timed_out = true;
                     tracing::info!(saga = self.machine.name, saga_id = %doc.saga_id, step = state.name,
                         attempts = timer.attempt, "saga step timed out");
+                    // The step's command may still take effect after the timeout: with
+                    // `compensate_on_timeout` it counts as completed, so a compensating
+                    // `on_timeout` undoes it too (the compensation must then be a no-op when
+                    // the command never took effect, and make a late command a no-op).
+                    if state.compensate_on_timeout
+                        && state.compensation.is_some()
+                        && !doc.completed_steps.iter().any(|s| s == state.name)
+                    {
+                        doc.completed_steps.push(state.name.to_owned());
+                    }
                     match &state.on_timeout {
                         Some(t) => self.follow(doc, &mut data, state, t, &cause, now)?,
                         None => {

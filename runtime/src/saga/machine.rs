@@ -162,6 +162,10 @@ pub struct SagaStateSpec<D> {
     pub on_timeout: Option<TransitionSpec<D>>,
     /// Undoes this step once it has completed.
     pub compensation: Option<CommandSpec<D>>,
+    /// Whether a timeout after the last attempt counts the step as completed, so that a
+    /// compensating `on_timeout` sends its compensation too (its command may still take
+    /// effect late).
+    pub compensate_on_timeout: bool,
     /// Transitions on events.
     pub transitions: Vec<TransitionSpec<D>>,
     /// How often an instance may enter the state (a state on a loop); `None`: once.
@@ -191,6 +195,7 @@ impl<D> SagaStateSpec<D> {
             retry: RetryPolicy::NONE,
             on_timeout: None,
             compensation: None,
+            compensate_on_timeout: false,
             transitions: Vec::new(),
             visits: None,
         }

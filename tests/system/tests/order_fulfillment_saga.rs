@@ -198,13 +198,16 @@ async fn silent_shipping_is_retried_then_compensated_in_reverse_order() {
             "shipping.ScheduleShipment",
             "shipping.ScheduleShipment",
             "shipping.ScheduleShipment",
+            // `compensate_on_timeout` (the default with `compensate_with`): a shipment
+            // scheduled late is cancelled too; without one, CancelShipment is rejected, a no-op.
+            "shipping.CancelShipment",
             "payments.RefundPayment",
             "inventory.ReleaseStock",
             "ordering.CancelOrder",
         ]
     );
     let sent = s.sent();
-    assert_eq!(sent[7].2, json!({ "reason": "fulfilment_timed_out" }));
+    assert_eq!(sent[8].2, json!({ "reason": "fulfilment_timed_out" }));
     let attempts: Vec<Uuid> = sent[2..5].iter().map(|c| c.3).collect();
     let sid = saga_id("OrderFulfillment", &o.id.to_string());
     assert_eq!(

@@ -163,12 +163,14 @@ async fn a_silent_hotel_times_out_and_cancels_the_flight() {
     .await;
     s.run_timers(Duration::from_secs(1), Duration::from_secs(600))
         .await;
-    // ReservingRoom has no retry: one attempt, then its timeout compensates the flight.
+    // ReservingRoom has no retry: one attempt, then its timeout cancels the room (it may
+    // still be reserved late: `compensate_on_timeout`) and the flight.
     assert_eq!(
         s.sent_types(),
         [
             "flights.BookFlight",
             "hotels.ReserveRoom",
+            "hotels.CancelRoom",
             "flights.CancelFlight",
             "cars.AbandonTrip"
         ]

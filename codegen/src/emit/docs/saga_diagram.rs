@@ -247,10 +247,14 @@ pub fn state_rows(saga: &Saga) -> Vec<StateRow> {
 pub fn transition_rows(saga: &Saga) -> Vec<TransitionRow> {
     let mut out = Vec::new();
     for s in &saga.states {
-        let timeouts = s
-            .on_timeout
-            .iter()
-            .map(|t| (t, Some("timeout (after the last attempt)".to_owned())));
+        let timeouts = s.on_timeout.iter().map(|t| {
+            let also = if t.compensate && s.compensate_on_timeout && s.compensation.is_some() {
+                "; this step is undone too, as its command may still take effect"
+            } else {
+                ""
+            };
+            (t, Some(format!("timeout (after the last attempt{also})")))
+        });
         let exhausted = s.visits.iter().map(|v| {
             (
                 &v.on_exhausted,

@@ -87,6 +87,7 @@ pub fn machine(model: &Model, saga: &Saga) -> TokenStream {
             }
             None => quote!(None),
         };
+        let compensate_on_timeout = s.compensate_on_timeout && s.compensation.is_some();
         let visits = match &s.visits {
             Some(v) => {
                 let (max, target, compensate) =
@@ -108,6 +109,7 @@ pub fn machine(model: &Model, saga: &Saga) -> TokenStream {
                 retry: #retry,
                 on_timeout: #on_timeout,
                 compensation: #compensation,
+                compensate_on_timeout: #compensate_on_timeout,
                 transitions: #transitions,
                 visits: #visits,
             }

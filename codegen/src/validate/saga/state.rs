@@ -223,6 +223,15 @@ impl Validator<'_> {
             }
             self.transition(file, &t.value.0, t.pos, None, &sc, data, states)
         });
+        if let Some(c) = &s.compensate_on_timeout
+            && s.compensate_with.is_none()
+        {
+            self.error(file, c.pos, name.pos, format!("state `{}` has `compensate_on_timeout` but no `compensate_with`: there is nothing to undo", name.value));
+        }
+        let compensate_on_timeout = s
+            .compensate_on_timeout
+            .as_ref()
+            .map_or(s.compensate_with.is_some(), |c| c.value);
         let visits = self.visit_limit(file, name, s, data, states);
         Some(SagaState {
             name: name.value.clone(),
@@ -232,6 +241,7 @@ impl Validator<'_> {
             timeout,
             retry,
             compensation,
+            compensate_on_timeout,
             transitions,
             on_timeout,
             visits,

@@ -273,6 +273,7 @@ pub fn machine() -> SagaMachine<Data> {
                     schema_version: <inventory_contracts::ReleaseStock as runtime::Message>::VERSION,
                     build: compensate_reserving_stock,
                 }),
+                compensate_on_timeout: true,
                 transitions: ::std::vec::Vec::from([
                     TransitionSpec {
                         on_event: "inventory.StockReserved",
@@ -317,6 +318,7 @@ pub fn machine() -> SagaMachine<Data> {
                     schema_version: <payments_contracts::RefundPayment as runtime::Message>::VERSION,
                     build: compensate_charging_payment,
                 }),
+                compensate_on_timeout: true,
                 transitions: ::std::vec::Vec::from([
                     TransitionSpec {
                         on_event: "payments.PaymentCharged",
@@ -361,6 +363,7 @@ pub fn machine() -> SagaMachine<Data> {
                     schema_version: <shipping_contracts::CancelShipment as runtime::Message>::VERSION,
                     build: compensate_scheduling_shipment,
                 }),
+                compensate_on_timeout: true,
                 transitions: ::std::vec::Vec::from([
                     TransitionSpec {
                         on_event: "shipping.ShipmentScheduled",
@@ -390,6 +393,7 @@ pub fn machine() -> SagaMachine<Data> {
                 retry: RetryPolicy::NONE,
                 on_timeout: None,
                 compensation: None,
+                compensate_on_timeout: false,
                 transitions: ::std::vec::Vec::new(),
                 visits: None,
             },
@@ -406,6 +410,7 @@ pub fn machine() -> SagaMachine<Data> {
                 retry: RetryPolicy::NONE,
                 on_timeout: None,
                 compensation: None,
+                compensate_on_timeout: false,
                 transitions: ::std::vec::Vec::new(),
                 visits: None,
             },
@@ -422,6 +427,7 @@ pub fn machine() -> SagaMachine<Data> {
                 retry: RetryPolicy::NONE,
                 on_timeout: None,
                 compensation: None,
+                compensate_on_timeout: false,
                 transitions: ::std::vec::Vec::new(),
                 visits: None,
             },
@@ -438,6 +444,7 @@ pub fn machine() -> SagaMachine<Data> {
                 retry: RetryPolicy::NONE,
                 on_timeout: None,
                 compensation: None,
+                compensate_on_timeout: false,
                 transitions: ::std::vec::Vec::new(),
                 visits: None,
             },
@@ -454,6 +461,7 @@ pub fn machine() -> SagaMachine<Data> {
                 retry: RetryPolicy::NONE,
                 on_timeout: None,
                 compensation: None,
+                compensate_on_timeout: false,
                 transitions: ::std::vec::Vec::new(),
                 visits: None,
             },

@@ -221,6 +221,7 @@ pub fn machine() -> SagaMachine<Data> {
                     schema_version: <flights_contracts::CancelFlight as runtime::Message>::VERSION,
                     build: compensate_booking_flight,
                 }),
+                compensate_on_timeout: true,
                 transitions: ::std::vec::Vec::from([
                     TransitionSpec {
                         on_event: "flights.FlightBooked",
@@ -260,6 +261,7 @@ pub fn machine() -> SagaMachine<Data> {
                     schema_version: <hotels_contracts::CancelRoom as runtime::Message>::VERSION,
                     build: compensate_reserving_room,
                 }),
+                compensate_on_timeout: true,
                 transitions: ::std::vec::Vec::from([
                     TransitionSpec {
                         on_event: "hotels.RoomReserved",
@@ -299,6 +301,7 @@ pub fn machine() -> SagaMachine<Data> {
                     schema_version: <cars_contracts::ReturnCar as runtime::Message>::VERSION,
                     build: compensate_renting_car,
                 }),
+                compensate_on_timeout: true,
                 transitions: ::std::vec::Vec::from([
                     TransitionSpec {
                         on_event: "cars.CarRented",
@@ -332,6 +335,7 @@ pub fn machine() -> SagaMachine<Data> {
                 retry: RetryPolicy::NONE,
                 on_timeout: None,
                 compensation: None,
+                compensate_on_timeout: false,
                 transitions: ::std::vec::Vec::new(),
                 visits: None,
             },
@@ -348,6 +352,7 @@ pub fn machine() -> SagaMachine<Data> {
                 retry: RetryPolicy::NONE,
                 on_timeout: None,
                 compensation: None,
+                compensate_on_timeout: false,
                 transitions: ::std::vec::Vec::new(),
                 visits: None,
             },

@@ -429,6 +429,20 @@ impl System {
         self.procs.keys().cloned().collect()
     }
 
+    /// `GET path` on the running process `name` with the `Authorization` header `auth`: the
+    /// JSON body of a 200 answer, else `None`.
+    pub fn get_json(&self, name: &str, path: &str, auth: &str) -> Option<Value> {
+        let r = http(
+            self.addr(name),
+            "GET",
+            path,
+            &[("Authorization", auth)],
+            None,
+        )
+        .ok()?;
+        (r.status == 200).then(|| r.json())
+    }
+
     /// The address of a running process.
     pub fn addr(&self, name: &str) -> SocketAddr {
         self.procs

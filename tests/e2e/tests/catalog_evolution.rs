@@ -17,15 +17,7 @@ use std::time::Duration;
 const SETTLE: Duration = Duration::from_secs(60);
 
 fn stock(sys: &System, auth: &str, product: &str) -> Option<Value> {
-    let r = http(
-        sys.addr("inventory-query-api"),
-        "GET",
-        &format!("/stock/{product}"),
-        &[("Authorization", auth)],
-        None,
-    )
-    .ok()?;
-    (r.status == 200).then(|| r.json())
+    sys.get_json("inventory-query-api", &format!("/stock/{product}"), auth)
 }
 
 fn wait_available(sys: &System, auth: &str, product: &str, want: i64, what: &str) {

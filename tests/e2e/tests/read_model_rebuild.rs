@@ -18,15 +18,7 @@ const PRODUCTS: usize = 3;
 const SETTLE: Duration = Duration::from_secs(60);
 
 fn stock(sys: &System, auth: &str, product: &str) -> Option<Value> {
-    let r = http(
-        sys.addr("inventory-query-api"),
-        "GET",
-        &format!("/stock/{product}"),
-        &[("Authorization", auth)],
-        None,
-    )
-    .ok()?;
-    (r.status == 200).then(|| r.json())
+    sys.get_json("inventory-query-api", &format!("/stock/{product}"), auth)
 }
 
 fn restock(sys: &System, auth: &str, product: &str, quantity: i64) {

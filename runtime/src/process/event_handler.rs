@@ -94,14 +94,9 @@ pub async fn run_event_handler<P: Projection>(
             let options = RunOptions::from_env(&info)?;
             let rebuild = super::rebuild::RebuildOptions::parse(args)?;
             let process = Process::start(info, options)?;
-            let report = super::rebuild::rebuild(
-                &info,
-                &process.options.config,
-                &topology,
-                &projection,
-                &rebuild,
-            )
-            .await?;
+            let report =
+                super::rebuild::rebuild(&info, &process.options.config, &projection, &rebuild)
+                    .await?;
             println!("{}", serde_json::to_string(&report).unwrap_or_default());
             Ok(())
         }

@@ -7,6 +7,9 @@
 //!    under a projection namespace of its own (`<projection>~rebuild-<stamp>`), so the live
 //!    read models keep serving and updating meanwhile. Projections are pure document updates:
 //!    replaying has no side effect.
+//!    Each later pass also looks back over the last 10,000 outbox ids for rows it has not
+//!    applied (a transaction can commit after a later id was read), and tries again the events
+//!    whose predecessor was not applied yet.
 //! 2. Catches up with the outbox, pass after pass, until no EventHandler replica consumes the
 //!    context's queue (the operator stops them; the Query API keeps serving the old documents).
 //! 3. Replays what arrived last, renames each rebuilt collection over the live one (MongoDB's
@@ -24,7 +27,6 @@ use crate::config::ServiceConfig;
 use crate::envelope::RawEnvelope;
 use crate::mongo::MongoReadModelStore;
 use crate::read_model::{ProjectOutcome, Projector, ReadModelError, ReadModelStore};
-use crate::topology::Topology;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -80,7 +82,7 @@ pub struct RebuildReport {
     pub events: u64,
     /// Events applied to the rebuilt read models (every event advances its watermark).
     pub applied: u64,
-    /// Events whose predecessor of the same aggregate is not retained.
+    /// Events whose predecessor of the same aggregate is not retained (after the last pass).
     pub gaps: u64,
     /// Events the projection cannot decode (the live EventHandler dead-letters them too).
     pub undecodable: u64,
@@ -143,7 +145,6 @@ pub enum RebuildError {
 pub async fn rebuild<P: Projection>(
     info: &ProcessInfo,
     config: &ServiceConfig,
-    topology: &Topology,
     projection: &P,
     options: &RebuildOptions,
 ) -> Result<RebuildReport, RebuildError> {
@@ -185,6 +186,8 @@ pub async fn rebuild<P: Projection>(
         projector: &projector,
         temp: &temp,
         last_id: 0,
+        done: Default::default(),
+        waiting: Default::default(),
     };
     replay.pass(&mut report).await?;
     tracing::info!(
@@ -192,7 +195,6 @@ pub async fn rebuild<P: Projection>(
         "replayed the retained events; catching up"
     );
 
-    let _ = topology;
     let queue = prefixed(&config.name_prefix, info.queue.unwrap_or_default());
     let waiting = Instant::now();
     loop {
@@ -257,6 +259,11 @@ fn prefixed(prefix: &str, name: &str) -> String {
     }
 }
 
+/// How far back (in outbox ids) each pass looks again: a transaction may commit after a
+/// later id was read (ids are taken at insert, rows appear at commit), so a pass re-reads the
+/// rows of this window it has not applied yet.
+const LOOK_BACK: i64 = 10_000;
+
 /// The replay position and what it needs.
 struct Replay<'a, P, T> {
     pool: &'a sqlx::PgPool,
@@ -264,13 +271,23 @@ struct Replay<'a, P, T> {
     projection: &'a P,
     projector: &'a Projector<MongoReadModelStore>,
     temp: &'a T,
+    /// The highest outbox id read.
     last_id: i64,
+    /// Ids within the look-back window that are done (applied, duplicate or undecodable).
+    done: std::collections::BTreeSet<i64>,
+    /// Ids whose predecessor of the same aggregate was not applied yet: tried again by the
+    /// next pass, gaps if they still wait after the last one.
+    waiting: std::collections::BTreeSet<i64>,
 }
 
 impl<P: Projection, T: Fn(&str) -> String> Replay<'_, P, T> {
-    /// Replays every retained event after the last one replayed.
+    /// Replays every retained event not replayed yet, and tries the waiting ones again.
     async fn pass(&mut self, report: &mut RebuildReport) -> Result<(), RebuildError> {
         report.passes += 1;
+        let mut from = (self.last_id - LOOK_BACK).max(0);
+        if let Some(first) = self.waiting.first() {
+            from = from.min(first - 1);
+        }
         loop {
             let rows: Vec<(i64, serde_json::Value)> = sqlx::query_as(
                 "SELECT id, envelope FROM outbox \
@@ -278,16 +295,22 @@ impl<P: Projection, T: Fn(&str) -> String> Replay<'_, P, T> {
                  ORDER BY id LIMIT $3",
             )
             .bind(self.sources)
-            .bind(self.last_id)
+            .bind(from)
             .bind(BATCH)
             .fetch_all(self.pool)
             .await?;
             if rows.is_empty() {
-                return Ok(());
+                break;
             }
             for (id, envelope) in rows {
-                self.last_id = id;
-                report.events += 1;
+                from = id;
+                if self.done.contains(&id) {
+                    continue;
+                }
+                if !self.waiting.contains(&id) {
+                    report.events += 1;
+                }
+                self.last_id = self.last_id.max(id);
                 let event: RawEnvelope = serde_json::from_value(envelope)
                     .map_err(|source| RebuildError::Row { id, source })?;
                 let mut updates = match self.projection.updates(&event) {
@@ -295,6 +318,7 @@ impl<P: Projection, T: Fn(&str) -> String> Replay<'_, P, T> {
                     Err(e) => {
                         tracing::warn!(outbox_row = id, error = %e, "undecodable event skipped");
                         report.undecodable += 1;
+                        self.done.insert(id);
                         continue;
                     }
                 };
@@ -302,16 +326,27 @@ impl<P: Projection, T: Fn(&str) -> String> Replay<'_, P, T> {
                     u.collection = (self.temp)(&u.collection);
                 }
                 match self.projector.project(&event, updates).await? {
-                    ProjectOutcome::Applied => report.applied += 1,
-                    ProjectOutcome::Duplicate => {}
+                    ProjectOutcome::Applied => {
+                        report.applied += 1;
+                        self.done.insert(id);
+                        self.waiting.remove(&id);
+                    }
+                    ProjectOutcome::Duplicate => {
+                        self.done.insert(id);
+                        self.waiting.remove(&id);
+                    }
                     ProjectOutcome::NotYet { watermark } => {
-                        tracing::warn!(outbox_row = id, watermark, message_type = %event.meta.message_type,
-                            aggregate_id = ?event.meta.aggregate_id, "earlier events of the aggregate are not retained");
-                        report.gaps += 1;
+                        tracing::debug!(outbox_row = id, watermark, message_type = %event.meta.message_type,
+                            aggregate_id = ?event.meta.aggregate_id, "an earlier event of the aggregate is not applied yet");
+                        self.waiting.insert(id);
                     }
                 }
             }
         }
+        let horizon = self.last_id - LOOK_BACK;
+        self.done = self.done.split_off(&horizon);
+        report.gaps = self.waiting.len() as u64;
+        Ok(())
     }
 }
 

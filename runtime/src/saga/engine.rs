@@ -494,11 +494,8 @@ where
                     // `compensate_on_timeout` it counts as completed, so a compensating
                     // `on_timeout` undoes it too (the compensation must then be a no-op when
                     // the command never took effect, and make a late command a no-op).
-                    if state.compensate_on_timeout
-                        && state.compensation.is_some()
-                        && !doc.completed_steps.iter().any(|s| s == state.name)
-                    {
-                        doc.completed_steps.push(state.name.to_owned());
+                    if state.compensate_on_timeout {
+                        complete_step(doc, state);
                     }
                     match &state.on_timeout {
                         Some(t) => self.follow(doc, &mut data, state, t, &cause, now)?,
@@ -528,12 +525,9 @@ where
     ) -> Result<(), SagaError> {
         if transition.compensate {
             self.compensate(doc, data, cause, now)?;
-        } else if state.compensation.is_some()
+        } else if transition.target != state.name {
             // A transition back into the same state tries the step again: it did not complete.
-            && transition.target != state.name
-            && !doc.completed_steps.iter().any(|s| s == state.name)
-        {
-            doc.completed_steps.push(state.name.to_owned());
+            complete_step(doc, state);
         }
         self.enter(doc, data, transition.target, cause, now)
     }
@@ -820,6 +814,13 @@ where
         record_saga_finished(self.machine.name, end);
         tracing::info!(saga = self.machine.name, saga_id = %doc.saga_id, status = ?doc.status,
             step = %doc.current_step, "saga instance ended");
+    }
+}
+
+/// Records `state` as a completed step, once, when it has a compensation to undo it with.
+fn complete_step<D>(doc: &mut SagaDocument, state: &SagaStateSpec<D>) {
+    if state.compensation.is_some() && !doc.completed_steps.iter().any(|s| s == state.name) {
+        doc.completed_steps.push(state.name.to_owned());
     }
 }
 

@@ -168,6 +168,72 @@ impl MongoReadModelStore {
         self.db.collection(name)
     }
 
+    /// Replaces the collection `live` by `rebuilt` in one step (`renameCollection` with
+    /// `dropTarget`); returns the number of documents `live` then holds.
+    pub async fn replace_collection(
+        &self,
+        live: &str,
+        rebuilt: &str,
+    ) -> Result<u64, ReadModelError> {
+        let name = self.db.name();
+        self.db
+            .client()
+            .database("admin")
+            .run_command(doc! {
+                "renameCollection": format!("{name}.{rebuilt}"),
+                "to": format!("{name}.{live}"),
+                "dropTarget": true,
+            })
+            .await
+            .map_err(store_error)?;
+        self.collection(live)
+            .count_documents(doc! {})
+            .await
+            .map_err(store_error)
+    }
+
+    /// Gives the watermarks and markers of projection `from` to projection `to`, replacing
+    /// those `to` had (a rebuilt projection taking over from the live one).
+    pub async fn move_projection(&self, from: &str, to: &str) -> Result<(), ReadModelError> {
+        let marks = self.collection(WATERMARKS);
+        marks
+            .delete_many(doc! { "projection": to })
+            .await
+            .map_err(store_error)?;
+        let moved: Vec<Document> = marks
+            .find(doc! { "projection": from })
+            .await
+            .map_err(store_error)?
+            .try_collect::<Vec<Document>>()
+            .await
+            .map_err(store_error)?
+            .into_iter()
+            .filter_map(|mut d| {
+                // Ids start with the projection's name (`watermark_id`, `event_marker_id`).
+                let rest = d.get_str("_id").ok()?.strip_prefix(from)?.to_owned();
+                d.insert("_id", format!("{to}{rest}"));
+                d.insert("projection", to);
+                Some(d)
+            })
+            .collect();
+        for chunk in moved.chunks(1000) {
+            marks
+                .insert_many(chunk.to_vec())
+                .await
+                .map_err(store_error)?;
+        }
+        self.drop_projection(from).await
+    }
+
+    /// Deletes the watermarks and markers of `projection`.
+    pub async fn drop_projection(&self, projection: &str) -> Result<(), ReadModelError> {
+        self.collection(WATERMARKS)
+            .delete_many(doc! { "projection": projection })
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
     async fn gate(
         &self,
         session: &mut ClientSession,

@@ -196,14 +196,20 @@ pub async fn rebuild<P: Projection>(
     );
 
     let queue = prefixed(&config.name_prefix, info.queue.unwrap_or_default());
+    let amqp = |e: crate::amqp::AmqpError| RebuildError::Amqp(format!("queue `{queue}`: {e}"));
+    let broker = crate::amqp::connection::connect(&config.amqp_url)
+        .await
+        .map_err(amqp)?;
     let waiting = Instant::now();
     loop {
-        let consumers = consumers(&config.amqp_url, &queue).await?;
+        let consumers = crate::amqp::depth::queue_consumers(&broker, &queue)
+            .await
+            .map_err(amqp)?;
         if consumers == 0 {
             break;
         }
         if waiting.elapsed() >= options.wait {
-            drop_rebuild(&db, &collections, &temp, &namespace).await?;
+            drop_rebuild(&store, &collections, &temp, &namespace).await?;
             return Err(RebuildError::StillConsumed {
                 queue,
                 consumers,
@@ -217,28 +223,18 @@ pub async fn rebuild<P: Projection>(
         tokio::time::sleep(Duration::from_secs(1)).await;
         replay.pass(&mut report).await?;
     }
+    let _ = broker.close(200, "rebuild".into()).await;
     replay.pass(&mut report).await?;
     if report.gaps > 0 && !options.allow_gaps {
-        drop_rebuild(&db, &collections, &temp, &namespace).await?;
+        drop_rebuild(&store, &collections, &temp, &namespace).await?;
         return Err(RebuildError::Gaps { gaps: report.gaps });
     }
 
     for c in &collections {
-        let admin = db.client().database("admin");
-        let from = format!("{}.{}", db.name(), temp(c));
-        let to = format!("{}.{c}", db.name());
-        admin
-            .run_command(
-                mongodb::bson::doc! { "renameCollection": from, "to": to, "dropTarget": true },
-            )
-            .await?;
-        let n = db
-            .collection::<mongodb::bson::Document>(c)
-            .count_documents(mongodb::bson::doc! {})
-            .await?;
+        let n = store.replace_collection(c, &temp(c)).await?;
         report.documents.insert((*c).to_owned(), n);
     }
-    replace_watermarks(&db, &namespace, live).await?;
+    store.move_projection(&namespace, live).await?;
     tracing::info!(
         events = report.events,
         applied = report.applied,
@@ -359,64 +355,20 @@ async fn ensure_collection(db: &mongodb::Database, name: &str) -> Result<(), Reb
     Ok(())
 }
 
-/// The number of consumers of `queue`.
-async fn consumers(url: &str, queue: &str) -> Result<u32, RebuildError> {
-    let amqp = |e: crate::amqp::AmqpError| RebuildError::Amqp(format!("queue `{queue}`: {e}"));
-    let conn = crate::amqp::connection::connect(url).await.map_err(amqp)?;
-    let n = crate::amqp::depth::queue_consumers(&conn, queue).await;
-    let _ = conn.close(200, "rebuild".into()).await;
-    n.map_err(amqp)
-}
-
 /// Drops what an abandoned rebuild wrote.
 async fn drop_rebuild<T: Fn(&str) -> String>(
-    db: &mongodb::Database,
+    store: &MongoReadModelStore,
     collections: &[&str],
     temp: &T,
     namespace: &str,
 ) -> Result<(), RebuildError> {
     for c in collections {
-        db.collection::<mongodb::bson::Document>(&temp(c))
+        store
+            .database()
+            .collection::<mongodb::bson::Document>(&temp(c))
             .drop()
             .await?;
     }
-    db.collection::<mongodb::bson::Document>(crate::read_model::WATERMARKS)
-        .delete_many(mongodb::bson::doc! { "projection": namespace })
-        .await?;
-    Ok(())
-}
-
-/// Replaces the watermarks and markers of `live` with those of `namespace`.
-async fn replace_watermarks(
-    db: &mongodb::Database,
-    namespace: &str,
-    live: &str,
-) -> Result<(), RebuildError> {
-    use futures_util::TryStreamExt;
-    let marks = db.collection::<mongodb::bson::Document>(crate::read_model::WATERMARKS);
-    marks
-        .delete_many(mongodb::bson::doc! { "projection": live })
-        .await?;
-    let rebuilt: Vec<mongodb::bson::Document> = marks
-        .find(mongodb::bson::doc! { "projection": namespace })
-        .await?
-        .try_collect()
-        .await?;
-    let renamed: Vec<mongodb::bson::Document> = rebuilt
-        .into_iter()
-        .filter_map(|mut d| {
-            let id = d.get_str("_id").ok()?;
-            let rest = id.strip_prefix(namespace)?.to_owned();
-            d.insert("_id", format!("{live}{rest}"));
-            d.insert("projection", live);
-            Some(d)
-        })
-        .collect();
-    for chunk in renamed.chunks(1000) {
-        marks.insert_many(chunk.to_vec()).await?;
-    }
-    marks
-        .delete_many(mongodb::bson::doc! { "projection": namespace })
-        .await?;
+    store.drop_projection(namespace).await?;
     Ok(())
 }

@@ -250,8 +250,6 @@ fn changed(
     }
 }
 
-/// Whether two projections of the same event change documents the same way (expressions
-/// compared as checked, not as written).
 /// An earlier projection with the event fields renamed as the new catalog's upcast steps
 /// rename them in older payloads: `event.quantity` reads as `event.units` once a step renames
 /// `quantity` to `units`, so the documents do not change.
@@ -260,11 +258,7 @@ fn upcast(cx: &Cx<'_>, old: &Projection) -> Projection {
     let (Some(before), Some(after)) = (cx.before.event(&p.event), cx.after.event(&p.event)) else {
         return p;
     };
-    if after.versioning.version <= before.versioning.version {
-        return p;
-    }
-    let steps = after.versioning.upcasts.iter();
-    for step in steps.filter(|s| s.from >= before.versioning.version) {
+    for step in after.versioning.upcasts_from(before.versioning.version) {
         for (o, n) in &step.renames {
             p.key.expr.rename_field(Root::Event, o, n);
             for c in &mut p.changes {
@@ -275,6 +269,8 @@ fn upcast(cx: &Cx<'_>, old: &Projection) -> Projection {
     p
 }
 
+/// Whether two projections of the same event change documents the same way (expressions
+/// compared as checked, not as written).
 fn same_projection(a: &Projection, b: &Projection) -> bool {
     a.key.expr == b.key.expr
         && a.creates == b.creates

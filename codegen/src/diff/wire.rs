@@ -18,7 +18,7 @@ use super::fields::{self, Change, Compat};
 use super::impact::Impact;
 use super::{Cx, Draft, Kind, Side, Verdict, pair_renames, quoted};
 use crate::emit::rust::names::{Process, process_package};
-use crate::model::{Field, MessageName, Model, Versioning};
+use crate::model::{Deprecation, Field, MessageName, Model, Versioning};
 
 /// A command or event of one model.
 struct Message<'a> {
@@ -51,7 +51,7 @@ impl Upcasting {
             provides: Vec::new(),
             drops: Vec::new(),
         };
-        for step in new.upcasts.iter().filter(|s| s.from >= old.version) {
+        for step in new.upcasts_from(old.version) {
             for (o, n) in &step.renames {
                 if let Some(i) = names.iter().position(|x| x == o) {
                     names[i] = n.clone();
@@ -149,8 +149,8 @@ pub(super) fn compare(cx: &mut Cx<'_>) {
                     &[(Side::After, &format!("{at}.version")), (Side::After, &at)],
                 );
             }
-            if a.versioning.deprecated.is_some() && b.versioning.deprecated.is_none() {
-                let draft = deprecated(&site, &a.name.to_string(), &site.what, a.versioning);
+            if let (Some(d), None) = (&a.versioning.deprecated, &b.versioning.deprecated) {
+                let draft = deprecated(&site, &a.name.to_string(), &site.what, d);
                 cx.push_after(draft, &format!("{at}.deprecated"));
             }
             let up = Upcasting::between(b.versioning, a.versioning, b.fields);
@@ -164,18 +164,15 @@ pub(super) fn compare(cx: &mut Cx<'_>) {
                     &format!("{at}.fields.{}", change.name()),
                 );
             }
-            for f in a.fields.iter().filter(|f| f.deprecated.is_some()) {
+            for f in a.fields {
+                let Some(d) = &f.deprecated else { continue };
                 if b.fields
                     .iter()
                     .any(|o| o.name == f.name && o.deprecated.is_none())
                 {
                     let what = format!("field `{}` of {}", f.name, site.what);
                     let subject = format!("{}.{}", a.name, f.name);
-                    let v = Versioning {
-                        deprecated: f.deprecated.clone(),
-                        ..Versioning::default()
-                    };
-                    let draft = deprecated(&site, &subject, &what, &v);
+                    let draft = deprecated(&site, &subject, &what, d);
                     cx.push_after(draft, &format!("{at}.fields.{}.deprecated", f.name));
                 }
             }
@@ -187,7 +184,7 @@ pub(super) fn compare(cx: &mut Cx<'_>) {
 fn version_changed(site: &Site, old: &Versioning, new: &Versioning, name: &MessageName) -> Draft {
     let (o, n) = (old.version, new.version);
     let reason = if n > o {
-        let steps = new.upcasts.iter().filter(|s| s.from >= o).count();
+        let steps = new.upcasts_from(o).count();
         format!(
             "envelopes carry their writer's schema version: the new code applies {steps} upcast step(s) to version-{o} payloads before decoding them, and readers of the old catalog decode version-{n} payloads as they are (the field findings say whether they can)"
         )
@@ -207,11 +204,10 @@ fn version_changed(site: &Site, old: &Versioning, new: &Versioning, name: &Messa
 }
 
 /// A message or field was marked deprecated.
-fn deprecated(site: &Site, subject: &str, what: &str, v: &Versioning) -> Draft {
-    let note = v
-        .deprecated
-        .as_ref()
-        .and_then(|d| d.note.as_deref())
+fn deprecated(site: &Site, subject: &str, what: &str, d: &Deprecation) -> Draft {
+    let note = d
+        .note
+        .as_deref()
         .map(|n| format!(" ({n})"))
         .unwrap_or_default();
     Draft::new(

@@ -36,6 +36,13 @@ pub struct Versioning {
 }
 
 impl Versioning {
+    /// The steps that upgrade a payload written with schema version `old` to this version
+    /// (none when the version was not raised), in order — what the runtime applies.
+    pub fn upcasts_from(&self, old: u32) -> impl Iterator<Item = &Upcast> {
+        let raised = self.version > old;
+        self.upcasts.iter().filter(move |s| raised && s.from >= old)
+    }
+
     /// Version 1, no upcaster, not deprecated, no owner.
     pub const EMPTY: Versioning = Versioning {
         version: 1,

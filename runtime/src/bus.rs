@@ -31,6 +31,9 @@ pub trait MessageBus: Send + Sync {
     /// Publishes a command outcome (processed / rejected) on the outcome exchange of `context`,
     /// which feeds the Command API's command-status endpoint.
     async fn publish_outcome(&self, context: &str, outcome: &RawEnvelope) -> Result<(), BusError>;
+    /// Publishes a public (integration) event on the public exchange of `context`, which
+    /// other teams' services subscribe to.
+    async fn publish_public(&self, context: &str, event: &RawEnvelope) -> Result<(), BusError>;
 
     /// Publishes `batch` in order and returns one result per message, in the same order.
     /// Once a message is [`BusError::Unavailable`], the later ones are not sent (they report
@@ -49,6 +52,7 @@ pub trait MessageBus: Send + Sync {
                 Route::Command => self.send_command(m.context, m.envelope).await,
                 Route::Event => self.publish_event(m.context, m.envelope).await,
                 Route::Outcome => self.publish_outcome(m.context, m.envelope).await,
+                Route::Public => self.publish_public(m.context, m.envelope).await,
             });
         }
         results
@@ -64,6 +68,8 @@ pub enum Route {
     Event,
     /// The context's outcome exchange ([`MessageBus::publish_outcome`]).
     Outcome,
+    /// The context's public event exchange ([`MessageBus::publish_public`]).
+    Public,
 }
 
 /// One message of a [`MessageBus::publish_batch`].

@@ -28,6 +28,7 @@ pub mod memory;
 pub mod message;
 pub mod observability;
 pub mod process;
+pub mod reaction;
 pub mod read_model;
 pub mod saga;
 pub mod store;

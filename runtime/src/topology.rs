@@ -290,6 +290,9 @@ pub struct ContextRoutes {
     pub event_exchange: String,
     /// Fanout exchange of the context's command outcomes.
     pub outcome_exchange: String,
+    /// Fanout exchange of the context's public (integration) events, when it has any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_exchange: Option<String>,
 }
 
 /// One delayed-retry tier of a work queue.
@@ -478,6 +481,7 @@ impl Topology {
                     command_queue: p(&c.command_queue),
                     event_exchange: p(&c.event_exchange),
                     outcome_exchange: p(&c.outcome_exchange),
+                    public_exchange: c.public_exchange.as_deref().map(p),
                 })
                 .collect(),
             work_queues: self
@@ -596,6 +600,9 @@ impl Topology {
             queue_ok(&who, &c.command_queue)?;
             exchange_ok(&who, &c.event_exchange)?;
             exchange_ok(&who, &c.outcome_exchange)?;
+            if let Some(public) = &c.public_exchange {
+                exchange_ok(&who, public)?;
+            }
         }
         for w in &self.work_queues {
             let who = format!("work queue `{}`", w.queue);
@@ -617,6 +624,8 @@ pub enum Source {
     Events(String),
     /// The outcome exchange of a context.
     Outcomes(String),
+    /// The public (integration) event exchange of a context.
+    Public(String),
 }
 
 impl Source {
@@ -628,6 +637,11 @@ impl Source {
     /// The outcome exchange of `context`.
     pub fn outcomes(context: impl Into<String>) -> Self {
         Source::Outcomes(context.into())
+    }
+
+    /// The public (integration) event exchange of `context`.
+    pub fn public(context: impl Into<String>) -> Self {
+        Source::Public(context.into())
     }
 }
 
@@ -772,11 +786,13 @@ impl TopologyBuilder {
         for ctx in &self.contexts {
             t.exchanges.push(fanout(&format!("{ctx}.events")));
             t.exchanges.push(fanout(&format!("{ctx}.outcomes")));
+            t.exchanges.push(fanout(&format!("{ctx}.public")));
             t.contexts.push(ContextRoutes {
                 context: ctx.clone(),
                 command_queue: format!("{ctx}.commands"),
                 event_exchange: format!("{ctx}.events"),
                 outcome_exchange: format!("{ctx}.outcomes"),
+                public_exchange: Some(format!("{ctx}.public")),
             });
             if !dlx_owners.contains(&ctx.as_str()) {
                 dlx_owners.push(ctx);
@@ -797,6 +813,7 @@ impl TopologyBuilder {
                 let exchange = match source {
                     Source::Events(c) => format!("{c}.events"),
                     Source::Outcomes(c) => format!("{c}.outcomes"),
+                    Source::Public(c) => format!("{c}.public"),
                 };
                 if !t.exchanges.iter().any(|e| e.name == exchange) {
                     t.exchanges.push(fanout(&exchange));

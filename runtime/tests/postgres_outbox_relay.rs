@@ -76,6 +76,10 @@ impl MessageBus for CountingBus {
         self.attempts.fetch_add(1, Ordering::SeqCst);
         self.inner.publish_outcome(context, outcome).await
     }
+    async fn publish_public(&self, context: &str, event: &RawEnvelope) -> Result<(), BusError> {
+        self.attempts.fetch_add(1, Ordering::SeqCst);
+        self.inner.publish_public(context, event).await
+    }
 }
 
 /// Starts `relay.run` in the background; dropping/sending the returned sender stops it.

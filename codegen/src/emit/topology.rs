@@ -27,7 +27,10 @@ pub fn runtime_topology(model: &Model) -> Topology {
     let mut out = Topology::default();
     let dlx = t.naming.dead_letter_exchange.clone();
     for c in &t.contexts {
-        for name in [&c.event_exchange, &c.outcome_exchange] {
+        for name in [&c.event_exchange, &c.outcome_exchange]
+            .into_iter()
+            .chain(c.public_exchange.as_ref())
+        {
             out.exchanges.push(ExchangeSpec {
                 name: name.clone(),
                 kind: ExchangeKind::Fanout,
@@ -39,6 +42,7 @@ pub fn runtime_topology(model: &Model) -> Topology {
             command_queue: c.command_queue.name.clone(),
             event_exchange: c.event_exchange.clone(),
             outcome_exchange: c.outcome_exchange.clone(),
+            public_exchange: c.public_exchange.clone(),
         });
     }
     out.exchanges.push(ExchangeSpec {

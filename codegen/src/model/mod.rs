@@ -88,6 +88,8 @@ pub struct Context {
     pub events: Vec<Event>,
     /// Read models.
     pub read_models: Vec<ReadModel>,
+    /// Policies run by the EventHandler.
+    pub policies: Vec<Policy>,
 }
 
 impl Context {
@@ -99,6 +101,16 @@ impl Context {
     /// The event with this name.
     pub fn event(&self, name: &str) -> Option<&Event> {
         self.events.iter().find(|e| e.name == name)
+    }
+
+    /// The public (integration) events, in catalog order.
+    pub fn public_events(&self) -> impl Iterator<Item = &Event> {
+        self.events.iter().filter(|e| e.is_public())
+    }
+
+    /// The domain events (raised by aggregates), in catalog order.
+    pub fn domain_events(&self) -> impl Iterator<Item = &Event> {
+        self.events.iter().filter(|e| !e.is_public())
     }
 
     /// The aggregate with this name.
@@ -253,6 +265,38 @@ pub struct Event {
     pub status: Option<String>,
     /// Whether the event is emitted as a rejection (it then changes no state).
     pub is_rejection: bool,
+    /// For a public (integration) event: the domain event it is published for and how.
+    pub public: Option<Publication>,
+}
+
+impl Event {
+    /// Whether it is a public (integration) event, published on the public exchange.
+    pub fn is_public(&self) -> bool {
+        self.public.is_some()
+    }
+}
+
+/// How a public event is made from a domain event of its context.
+#[derive(Clone, Debug)]
+pub struct Publication {
+    /// The domain event (of the same context).
+    pub from: String,
+    /// A value for every field of the public event, in field order, over `event.*` (the
+    /// domain event) and `meta.*`.
+    pub values: Vec<(String, SourceExpr)>,
+}
+
+/// A policy: on an event, send a command, without state of its own.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    /// Name (PascalCase); part of the id of every command it sends.
+    pub name: String,
+    /// Why it exists.
+    pub description: Option<String>,
+    /// The event it reacts to (a domain or public event of any context).
+    pub on: MessageName,
+    /// The command, its target and field values over `event.*` and `meta.*`.
+    pub send: SagaCommand,
 }
 
 /// How one field changes.

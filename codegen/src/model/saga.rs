@@ -94,12 +94,12 @@ pub struct VisitLimit {
     pub on_exhausted: Transition,
 }
 
-/// A command sent by a saga.
+/// A command sent by a saga (built over `data.*`) or a policy (over `event.*` and `meta.*`).
 #[derive(Clone, Debug)]
 pub struct SagaCommand {
     /// The command.
     pub command: MessageName,
-    /// Target aggregate id, over `data.*`.
+    /// Target aggregate id.
     pub to: SourceExpr,
     /// A value for every command field, in field order.
     pub values: Vec<(String, SourceExpr)>,

@@ -93,6 +93,8 @@ pub struct ContextTopology {
     pub event_exchange: String,
     /// Its fanout exchange of command outcomes (read by the Command API).
     pub outcome_exchange: String,
+    /// Its fanout exchange of public (integration) events, when it declares any.
+    pub public_exchange: Option<String>,
     /// The queue of its EventHandler.
     pub event_queue: ConsumedQueue,
     /// The queue of its Command API, bound to the outcome exchange (feeds command status); a
@@ -118,6 +120,8 @@ pub struct Naming {
     pub event_exchange: String,
     /// Outcome exchange template.
     pub outcome_exchange: String,
+    /// Public event exchange template.
+    pub public_exchange: String,
     /// Process queue template.
     pub process_queue: String,
     /// Saga queue template.
@@ -136,6 +140,7 @@ impl Default for Naming {
             command_queue: "{context}.commands".into(),
             event_exchange: "{context}.events".into(),
             outcome_exchange: "{context}.outcomes".into(),
+            public_exchange: "{context}.public".into(),
             process_queue: "{context}.{process}".into(),
             saga_queue: "saga.{saga}".into(),
             dead_letter_exchange: "dead-letter".into(),

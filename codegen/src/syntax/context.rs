@@ -33,6 +33,13 @@ pub struct ContextFile {
     /// Read models: denormalized documents served by the Query API.
     #[serde(default)]
     pub read_models: NamedMap<Loc<ReadModelDef>>,
+    /// Public (integration) events: the contract other teams subscribe to, each mapped from
+    /// one domain event and published by the EventHandler on the context's public exchange.
+    #[serde(default)]
+    pub public_events: NamedMap<Loc<PublicEventDef>>,
+    /// Policies: "on event X, send command C", run by the EventHandler without saga state.
+    #[serde(default)]
+    pub policies: NamedMap<Loc<PolicyDef>>,
 }
 
 /// A field: a type written alone (`quantity: i32`) or with constraints.
@@ -401,4 +408,67 @@ pub struct RowFilterDef {
     /// Roles that see every document of their tenant.
     #[serde(default)]
     pub except_roles: Vec<Loc<String>>,
+}
+
+/// A public (integration) event: a stable contract for other contexts and teams, published
+/// once per occurrence of its domain event `from`.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PublicEventDef {
+    /// What happened, for readers outside the context.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The domain event of this context it is published for.
+    pub from: Loc<String>,
+    /// Schema version of the payload (default 1). Raise it when the shape changes and add
+    /// `upcast` steps so that consumers still read payloads of the earlier versions.
+    #[serde(default)]
+    #[schemars(range(min = 1))]
+    pub version: Option<Loc<u32>>,
+    /// How payloads of earlier versions are read: one step per version change.
+    #[serde(default)]
+    pub upcast: Vec<Loc<UpcastDef>>,
+    /// The message is on its way out: `true`, or a note saying what to use instead.
+    #[serde(default)]
+    pub deprecated: Option<Loc<Deprecation>>,
+    /// Who owns the message (default: the context's owner), shown in the generated docs.
+    #[serde(default)]
+    pub owner: Option<String>,
+    /// Payload fields.
+    #[serde(default)]
+    pub fields: Fields,
+    /// Field values as Rust expressions over the domain event (`event.*`) and its metadata
+    /// (`meta.*`); a field not listed takes the domain event's field of the same name.
+    #[serde(default)]
+    #[schemars(with = "NamedMap<ExpressionSchema>")]
+    pub with: NamedMap<Loc<String>>,
+}
+
+/// A policy: when event `on` happens, send a command (no state is kept between events).
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyDef {
+    /// Why the policy exists.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The event: `Event` of this context or `context.Event` (a domain or public event).
+    pub on: Loc<String>,
+    /// The command to send.
+    pub send: Loc<PolicySendDef>,
+}
+
+/// The command a policy sends.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PolicySendDef {
+    /// The command: `Command` of this context or `context.Command`.
+    pub command: Loc<String>,
+    /// Id of the target aggregate, a Rust expression over `event.*` and `meta.*`.
+    #[schemars(with = "ExpressionSchema")]
+    pub to: Loc<String>,
+    /// Field values: command field -> Rust expression over `event.*` and `meta.*` (default:
+    /// the event field of the same name).
+    #[serde(default)]
+    #[schemars(with = "NamedMap<ExpressionSchema>")]
+    pub with: NamedMap<Loc<String>>,
 }

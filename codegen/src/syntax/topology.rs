@@ -37,6 +37,11 @@ pub struct NamingDef {
     #[serde(default)]
     #[schemars(regex(pattern = "^(?=.*\\{context\\})"))]
     pub outcome_exchange: Option<Loc<String>>,
+    /// Fanout exchange of the public (integration) events of a context (default
+    /// `{context}.public`).
+    #[serde(default)]
+    #[schemars(regex(pattern = "^(?=.*\\{context\\})"))]
+    pub public_exchange: Option<Loc<String>>,
     /// Queue of a context's consuming process (default `{context}.{process}`).
     #[serde(default)]
     #[schemars(regex(pattern = "^(?=.*\\{context\\})(?=.*\\{process\\})"))]

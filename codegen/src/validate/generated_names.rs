@@ -51,6 +51,7 @@ impl Validator<'_> {
         declared.extend(cf.commands.iter().map(|(n, _)| (n, "command")));
         declared.extend(cf.events.iter().map(|(n, _)| (n, "event")));
         declared.extend(cf.read_models.iter().map(|(n, _)| (n, "read model")));
+        declared.extend(cf.public_events.iter().map(|(n, _)| (n, "public event")));
         // Enums the generator declares for each aggregate (the status enum is reported where
         // the namespace is checked).
         let mut derived: HashMap<String, String> = HashMap::new();

@@ -13,10 +13,11 @@ use heck::ToKebabCase;
 use std::collections::HashMap;
 
 /// Placeholders each template must contain, and may contain.
-const TEMPLATES: [(&str, &[&str], &[&str]); 7] = [
+const TEMPLATES: [(&str, &[&str], &[&str]); 8] = [
     ("command_queue", &["{context}"], &["{context}"]),
     ("event_exchange", &["{context}"], &["{context}"]),
     ("outcome_exchange", &["{context}"], &["{context}"]),
+    ("public_exchange", &["{context}"], &["{context}"]),
     (
         "process_queue",
         &["{context}", "{process}"],
@@ -45,7 +46,7 @@ impl Validator<'_> {
         if let Some((file, t)) = file {
             let file = *file;
             if let Some(n) = &t.naming {
-                let slots: [(&str, &Option<Loc<String>>, &mut String); 8] = [
+                let slots: [(&str, &Option<Loc<String>>, &mut String); 9] = [
                     (
                         "command_queue",
                         &n.value.command_queue,
@@ -60,6 +61,11 @@ impl Validator<'_> {
                         "outcome_exchange",
                         &n.value.outcome_exchange,
                         &mut naming.outcome_exchange,
+                    ),
+                    (
+                        "public_exchange",
+                        &n.value.public_exchange,
+                        &mut naming.public_exchange,
                     ),
                     (
                         "process_queue",
@@ -171,17 +177,41 @@ impl Validator<'_> {
                 per_replica: false,
             }
         };
+        // The exchange an event arrives on: the public exchange for a public event, else the
+        // event exchange of its context.
+        let source_exchange = |event: &crate::model::MessageName| {
+            let public = contexts
+                .iter()
+                .find(|c| c.name == event.context)
+                .and_then(|c| c.event(&event.name))
+                .is_some_and(|e| e.is_public());
+            let template = if public {
+                &naming.public_exchange
+            } else {
+                &naming.event_exchange
+            };
+            fill(template, &[("{context}", &event.context)])
+        };
         let mut out_contexts = Vec::new();
         for c in contexts {
             let ctx = c.name.as_str();
             let event_exchange = fill(&naming.event_exchange, &[("{context}", ctx)]);
             let mut bindings: Vec<String> = Vec::new();
-            for rm in &c.read_models {
-                for p in &rm.projections {
-                    let ex = fill(&naming.event_exchange, &[("{context}", &p.event.context)]);
-                    if !bindings.contains(&ex) {
-                        bindings.push(ex);
-                    }
+            let sources = c
+                .read_models
+                .iter()
+                .flat_map(|rm| rm.projections.iter().map(|p| p.event.clone()))
+                .chain(c.policies.iter().map(|p| p.on.clone()))
+                .chain(c.public_events().filter_map(|e| {
+                    Some(crate::model::MessageName {
+                        context: c.name.clone(),
+                        name: e.public.as_ref()?.from.clone(),
+                    })
+                }));
+            for event in sources {
+                let ex = source_exchange(&event);
+                if !bindings.contains(&ex) {
+                    bindings.push(ex);
                 }
             }
             if bindings.is_empty() {
@@ -201,6 +231,8 @@ impl Validator<'_> {
                 ),
                 event_exchange,
                 outcome_exchange: fill(&naming.outcome_exchange, &[("{context}", ctx)]),
+                public_exchange: (c.public_events().next().is_some())
+                    .then(|| fill(&naming.public_exchange, &[("{context}", ctx)])),
                 event_queue: consumed(
                     fill(
                         &naming.process_queue,
@@ -228,7 +260,7 @@ impl Validator<'_> {
             let process = format!("saga.{}", s.name);
             let mut bindings = Vec::new();
             for e in s.events() {
-                let ex = fill(&naming.event_exchange, &[("{context}", &e.context)]);
+                let ex = source_exchange(e);
                 if !bindings.contains(&ex) {
                     bindings.push(ex);
                 }
@@ -370,6 +402,12 @@ impl Validator<'_> {
                 &c.outcome_exchange,
                 format!("the outcome exchange of `{}`", c.context),
             );
+            if let Some(public) = &c.public_exchange {
+                add(
+                    public,
+                    format!("the public event exchange of `{}`", c.context),
+                );
+            }
         }
         for q in t.consumed_queues() {
             add(&q.name, format!("the queue of `{}`", q.process));

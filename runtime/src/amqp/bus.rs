@@ -275,6 +275,11 @@ impl MessageBus for AmqpBus {
         self.publish_envelope(&exchange, "", outcome).await
     }
 
+    async fn publish_public(&self, context: &str, event: &RawEnvelope) -> Result<(), BusError> {
+        let exchange = self.public_exchange(context)?;
+        self.publish_envelope(&exchange, "", event).await
+    }
+
     /// Pipelined: sends every publish of the batch on the channel in order, then waits for
     /// all the confirms (within [`CONFIRM_TIMEOUT`] in all), instead of one round trip per
     /// message.
@@ -333,6 +338,17 @@ impl AmqpBus {
             Route::Command => (String::new(), routes.command_queue.clone()),
             Route::Event => (routes.event_exchange.clone(), String::new()),
             Route::Outcome => (routes.outcome_exchange.clone(), String::new()),
+            Route::Public => (self.public_exchange(m.context)?, String::new()),
         })
+    }
+
+    /// The public exchange of `context` (rejected when the context publishes no public events).
+    fn public_exchange(&self, context: &str) -> Result<String, BusError> {
+        self.routes(context)?
+            .public_exchange
+            .clone()
+            .ok_or_else(|| {
+                BusError::Rejected(format!("context `{context}` has no public event exchange"))
+            })
     }
 }

@@ -17,6 +17,8 @@ pub enum SentKind {
     Event,
     /// [`MessageBus::publish_outcome`].
     Outcome,
+    /// [`MessageBus::publish_public`].
+    Public,
 }
 
 /// One message recorded by the [`MemoryBus`].
@@ -237,6 +239,10 @@ impl MessageBus for MemoryBus {
 
     async fn publish_outcome(&self, context: &str, outcome: &RawEnvelope) -> Result<(), BusError> {
         self.record(SentKind::Outcome, context, outcome)
+    }
+
+    async fn publish_public(&self, context: &str, event: &RawEnvelope) -> Result<(), BusError> {
+        self.record(SentKind::Public, context, event)
     }
 }
 

@@ -1,11 +1,14 @@
-//! The EventHandler process: projects the subscribed events into MongoDB read models.
+//! The EventHandler process: projects the subscribed events into MongoDB read models and
+//! sends their reactions (public events, policy commands).
 
 use super::support::{self, Check, Process};
 use super::{ProcessError, ProcessInfo, RunOptions};
-use crate::amqp::{HandleOutcome, MessageHandler};
+use crate::amqp::{AmqpBus, HandleOutcome, MessageHandler};
+use crate::bus::{BusError, MessageBus, Outgoing};
 use crate::envelope::RawEnvelope;
 use crate::message::DecodeError;
 use crate::mongo::MongoReadModelStore;
+use crate::reaction::Reaction;
 use crate::read_model::{DocumentUpdate, IndexSpec, ProjectOutcome, Projector};
 use crate::topology::Topology;
 use async_trait::async_trait;
@@ -73,6 +76,17 @@ pub trait Projection: Send + Sync + 'static {
     fn collections(&self) -> &'static [&'static str] {
         &[]
     }
+    /// Whether any event has reactions (the process then opens a publisher).
+    fn has_reactions(&self) -> bool {
+        false
+    }
+    /// The messages `event` causes besides document updates: public events mapped from it
+    /// and the commands of policies on it (see [`crate::reaction`]); a [`DecodeError`]
+    /// dead-letters the event. A rebuild never calls it.
+    fn reactions(&self, event: &RawEnvelope) -> Result<Vec<Reaction>, DecodeError> {
+        let _ = event;
+        Ok(Vec::new())
+    }
 }
 
 /// Runs an EventHandler process with the configuration from the environment until
@@ -119,7 +133,12 @@ pub async fn run_event_handler<P: Projection>(
 ///    [`HandleOutcome::Defer`]). The consumer's lanes keep one aggregate's events in order
 ///    within a process; the waits cover replicas that split an aggregate's events; store unavailable → retry; any other
 ///    store error → dead-letter;
-/// 4. serves `/health/*` (checks: `mongodb`, `event-consumer`) and `/metrics`.
+///    Once an event is applied (or was already), its [`Projection::reactions`] are published
+///    with confirms, unless a marker says they were sent before; then the marker is written
+///    and the event acked. A broker that is down retries the event; a crash between the
+///    confirms and the marker sends them again with the same ids (their consumers drop them);
+/// 4. serves `/health/*` (checks: `mongodb`, `event-consumer`, `rabbitmq` when it has
+///    reactions) and `/metrics`.
 ///
 /// Needs no PostgreSQL.
 pub async fn run_event_handler_with<P: Projection>(
@@ -138,8 +157,16 @@ pub async fn run_event_handler_with<P: Projection>(
     };
     let store = MongoReadModelStore::new(db.clone());
     support::ensure_indexes(&store, &projection.indexes()).await?;
+    let bus = if projection.has_reactions() {
+        let Some(bus) = support::connect_bus(&process, &topology).await? else {
+            return process.run().await;
+        };
+        Some(bus)
+    } else {
+        None
+    };
     let projector = projection.event_sources().iter().fold(
-        Projector::new(store, projection.name()),
+        Projector::new(store.clone(), projection.name()),
         |p, (event, aggregate)| p.with_event_source(*event, *aggregate),
     );
 
@@ -151,12 +178,19 @@ pub async fn run_event_handler_with<P: Projection>(
         EventConsumer {
             projection,
             projector,
+            reactions: bus.clone().map(|bus| Reactor { store, bus }),
         },
     );
-    let checks = vec![
+    let mut checks = vec![
         support::mongo_check(db.clone()),
         Check::flag("event-consumer", ready),
     ];
+    if let Some(bus) = bus {
+        checks.push(support::bus_check(
+            bus,
+            process.options.config.amqp_url.clone(),
+        ));
+    }
     process.serve(axum::Router::new(), checks).await?;
     let result = process.run().await;
     support::close_mongo(db).await;
@@ -166,13 +200,80 @@ pub async fn run_event_handler_with<P: Projection>(
 struct EventConsumer<P> {
     projection: P,
     projector: Projector<MongoReadModelStore>,
+    reactions: Option<Reactor>,
+}
+
+/// Sends the reactions of events, once per event as far as a marker can tell.
+struct Reactor {
+    store: MongoReadModelStore,
+    bus: Arc<AmqpBus>,
+}
+
+impl Reactor {
+    /// Publishes `reactions` of `event` with confirms unless projection `name` marked them
+    /// sent before, then marks them sent.
+    async fn send(
+        &self,
+        name: &str,
+        event: &RawEnvelope,
+        reactions: &[Reaction],
+    ) -> Result<(), HandleOutcome> {
+        let id = event.meta.message_id;
+        let unavailable = |what: &str, e: String| {
+            tracing::warn!(error = %e, "{what}; retrying the event");
+            HandleOutcome::Retry {
+                delay: None,
+                error: Some(e),
+            }
+        };
+        match self.store.reacted(name, id).await {
+            Ok(true) => {
+                tracing::debug!("reactions sent before");
+                return Ok(());
+            }
+            Ok(false) => {}
+            Err(e) => return Err(unavailable("read-model store unavailable", e.to_string())),
+        }
+        let batch: Vec<Outgoing<'_>> = reactions
+            .iter()
+            .map(|r| Outgoing {
+                route: r.route,
+                context: r.context,
+                envelope: &r.envelope,
+            })
+            .collect();
+        for result in self.bus.publish_batch(&batch).await {
+            match result {
+                Ok(()) => {}
+                Err(BusError::Unavailable(e)) => {
+                    return Err(unavailable("broker unavailable for a reaction", e));
+                }
+                // Unroutable or refused: the topology is missing a queue or exchange, which a
+                // redeployment fixes; the retries and then the dead-letter queue keep the event.
+                Err(e) => return Err(unavailable("a reaction was refused", e.to_string())),
+            }
+        }
+        self.store
+            .mark_reacted(name, id)
+            .await
+            .map_err(|e| unavailable("read-model store unavailable", e.to_string()))?;
+        tracing::debug!(reactions = reactions.len(), "reactions sent");
+        Ok(())
+    }
 }
 
 #[async_trait]
 impl<P: Projection> MessageHandler for EventConsumer<P> {
     async fn handle(&self, msg: RawEnvelope) -> HandleOutcome {
-        let updates = match self.projection.updates(&msg) {
-            Ok(u) => u,
+        let decoded = self.projection.updates(&msg).and_then(|u| {
+            let r = match &self.reactions {
+                Some(_) => self.projection.reactions(&msg)?,
+                None => Vec::new(),
+            };
+            Ok((u, r))
+        });
+        let (updates, reactions) = match decoded {
+            Ok(d) => d,
             Err(e) => {
                 tracing::error!(error = %e, "undecodable event; dead-lettering it");
                 return HandleOutcome::DeadLetter {
@@ -191,6 +292,12 @@ impl<P: Projection> MessageHandler for EventConsumer<P> {
         match outcome {
             Ok(o @ (ProjectOutcome::Applied | ProjectOutcome::Duplicate)) => {
                 tracing::debug!(outcome = ?o, "event projected");
+                if let (Some(reactor), false) = (&self.reactions, reactions.is_empty())
+                    && let Err(outcome) =
+                        reactor.send(self.projection.name(), &msg, &reactions).await
+                {
+                    return outcome;
+                }
                 HandleOutcome::Ack
             }
             Ok(ProjectOutcome::NotYet { watermark }) => {

@@ -157,6 +157,11 @@ pub fn messages(model: &Model) -> Vec<MessageDoc<'_>> {
                     push_unique(&mut producers, saga_process(&s.name));
                 }
             }
+            for other in &model.contexts {
+                if other.policies.iter().any(|p| p.send.command == name) {
+                    push_unique(&mut producers, process(&other.name, "event-handler"));
+                }
+            }
             out.push(MessageDoc {
                 kind: Kind::Command,
                 context: ctx,
@@ -179,11 +184,18 @@ pub fn messages(model: &Model) -> Vec<MessageDoc<'_>> {
                 name: e.name.clone(),
             };
             let mut consumers = Vec::new();
+            if ctx
+                .public_events()
+                .any(|p| p.public.as_ref().is_some_and(|p| p.from == e.name))
+            {
+                push_unique(&mut consumers, process(&ctx.name, "event-handler"));
+            }
             for other in &model.contexts {
                 if other
                     .read_models
                     .iter()
                     .any(|rm| rm.projections.iter().any(|p| p.event == name))
+                    || other.policies.iter().any(|p| p.on == name)
                 {
                     push_unique(&mut consumers, process(&other.name, "event-handler"));
                 }
@@ -200,9 +212,21 @@ pub fn messages(model: &Model) -> Vec<MessageDoc<'_>> {
                 description: e.description.as_deref(),
                 aggregate: &e.aggregate,
                 fields: &e.fields,
-                producers: vec![process(&ctx.name, "command-handler")],
+                producers: vec![process(
+                    &ctx.name,
+                    if e.is_public() {
+                        "event-handler"
+                    } else {
+                        "command-handler"
+                    },
+                )],
                 consumers,
-                carrier: topo.map(|t| t.event_exchange.clone()).unwrap_or_default(),
+                carrier: topo
+                    .map(|t| match (e.is_public(), &t.public_exchange) {
+                        (true, Some(public)) => public.clone(),
+                        _ => t.event_exchange.clone(),
+                    })
+                    .unwrap_or_default(),
                 command: None,
                 event: Some(e),
             });

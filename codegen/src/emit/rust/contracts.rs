@@ -63,10 +63,12 @@ fn aggregate(ctx: &Context, agg: &Aggregate, site: Site<'_>) -> TokenStream {
         .collect();
     let command_structs = commands.iter().map(|c| command_struct(ctx, agg, c, site));
     let event_structs = events.iter().map(|e| event_struct(ctx, e, site));
+    // Public events are published by the EventHandler, never raised or applied.
+    let domain: Vec<&Event> = events.iter().copied().filter(|e| !e.is_public()).collect();
     let root = if commands.is_empty() {
         quote!()
     } else {
-        aggregate_root(ctx, agg, &commands, &events, site)
+        aggregate_root(ctx, agg, &commands, &domain, site)
     };
     let agg_type = format!("{}.{}", ctx.name, agg.name);
     let state_doc = doc(&format!(
@@ -145,6 +147,12 @@ fn event_struct(ctx: &Context, e: &Event, site: Site<'_>) -> TokenStream {
         .unwrap_or_else(|| format!("Event `{}`.", e.name));
     if e.is_rejection {
         text.push_str("\n\nA rejection: it changes no state.");
+    }
+    if let Some(p) = &e.public {
+        text.push_str(&format!(
+            "\n\nPublic: published on the context's public exchange for every `{}`.",
+            p.from
+        ));
     }
     let docs = doc(&text);
     let fields = struct_fields(&name, &e.fields, site);

@@ -7,6 +7,7 @@ pub mod defaults;
 pub mod hooks;
 pub mod names;
 pub mod processes;
+pub mod reactions;
 pub mod read_models;
 pub mod rust_expr;
 pub mod rust_type;
@@ -339,6 +340,14 @@ fn process_crate(
         let rm = names::read_models_package(&ctx.name);
         path_deps.push((rm.clone(), format!("../{rm}")));
     }
+    let reacts = p == Process::EventHandler && reactions::any(ctx);
+    if reacts {
+        for dep in contracts_deps(reactions::contexts(ctx)) {
+            if !path_deps.contains(&dep) {
+                path_deps.push(dep);
+            }
+        }
+    }
     if p == Process::CommandHandler && ctx.hooks().next().is_some() {
         let hooks = names::hooks_package(&ctx.name);
         path_deps.push((hooks, format!("{TO_ROOT}/hooks/{}", ctx.name)));
@@ -354,7 +363,7 @@ fn process_crate(
         ),
         Process::EventHandler => (
             "EventHandler",
-            "Subscribes to event exchanges and keeps the read models in MongoDB.",
+            "Subscribes to event exchanges, keeps the read models in MongoDB, publishes public events and runs policies.",
         ),
         Process::QueryApi => (
             "Query API",
@@ -382,10 +391,20 @@ fn process_crate(
         source,
         title: title.clone(),
         doc_lines: doc_lines(Some(what)),
-        modules: vec!["wiring".into()],
+        modules: if reacts {
+            vec!["reactions".into(), "wiring".into()]
+        } else {
+            vec!["wiring".into()]
+        },
         reexports: vec![],
     };
     out.add(format!("{dir}/src/lib.rs"), render(&lib)?);
+    if reacts {
+        out.add(
+            format!("{dir}/src/reactions.rs"),
+            RustFile::new(reactions::module(model, ctx)).render(source)?,
+        );
+    }
     let main = MainRs {
         source,
         title,

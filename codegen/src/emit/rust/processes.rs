@@ -149,23 +149,38 @@ pub fn wiring(model: &Model, ctx: &Context, process: Process) -> TokenStream {
             // Every event of every context the handler's queue is bound to.
             let mut sources = Vec::new();
             for exchange in &topo.event_queue.bindings {
-                let Some(c) = model
-                    .topology
-                    .contexts
-                    .iter()
-                    .find(|t| &t.event_exchange == exchange)
-                else {
+                let Some((c, public)) = model.topology.contexts.iter().find_map(|t| {
+                    if &t.event_exchange == exchange {
+                        Some((t, false))
+                    } else if t.public_exchange.as_ref() == Some(exchange) {
+                        Some((t, true))
+                    } else {
+                        None
+                    }
+                }) else {
                     continue;
                 };
                 let Some(source_ctx) = model.context(&c.context) else {
                     continue;
                 };
-                for e in &source_ctx.events {
+                for e in source_ctx.events.iter().filter(|e| e.is_public() == public) {
                     let ty = format!("{}.{}", source_ctx.name, e.name);
                     let agg = format!("{}.{}", source_ctx.name, e.aggregate);
                     sources.push(quote!((#ty, #agg)));
                 }
             }
+            let reaction_methods = if super::reactions::any(ctx) {
+                quote! {
+                    fn has_reactions(&self) -> bool {
+                        true
+                    }
+                    fn reactions(&self, event: &RawEnvelope) -> Result<Vec<runtime::reaction::Reaction>, DecodeError> {
+                        crate::reactions::react(event)
+                    }
+                }
+            } else {
+                quote!()
+            };
             quote! {
                 //! Wiring of the EventHandler: every event of the subscribed contexts, projected into MongoDB in order, once.
 
@@ -196,6 +211,7 @@ pub fn wiring(model: &Model, ctx: &Context, process: Process) -> TokenStream {
                     fn collections(&self) -> &'static [&'static str] {
                         #read_models::COLLECTIONS
                     }
+                    #reaction_methods
                 }
 
                 /// Runs the process until Ctrl-C or SIGTERM.

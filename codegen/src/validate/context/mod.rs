@@ -2,6 +2,7 @@
 
 mod changes;
 mod command;
+mod reactions;
 
 use super::evolution::MessageEvolution;
 use super::names::{check_pascal, check_snake};
@@ -30,6 +31,10 @@ impl Validator<'_> {
         for (i, (file, cf)) in files.iter().enumerate() {
             let read_models = self.read_models(*file, cf, &out);
             out[i].read_models = read_models;
+        }
+        for (i, (file, cf)) in files.iter().enumerate() {
+            let policies = self.policies(*file, cf, &out);
+            out[i].policies = policies;
         }
         self.type_cycles(files, &out);
         out
@@ -241,6 +246,9 @@ impl Validator<'_> {
             for (name, _) in cf.read_models.iter() {
                 declared.push((name, "read model"));
             }
+            for (name, _) in cf.public_events.iter() {
+                declared.push((name, "public event"));
+            }
             let mut seen: HashMap<String, (&str, u32)> = HashMap::new();
             for (name, _) in cf.aggregates.iter() {
                 seen.insert(
@@ -251,7 +259,7 @@ impl Validator<'_> {
             for (name, kind) in declared {
                 if let Some((other, line)) = seen.get(&name.value) {
                     let msg = format!(
-                        "`{}` is already declared as a {other} (line {line}); types, aggregates, commands, events and read models of a context share one namespace",
+                        "`{}` is already declared as a {other} (line {line}); types, aggregates, commands, events, public events and read models of a context share one namespace",
                         name.value
                     );
                     self.error_at(*file, name, Pos::default(), msg);
@@ -390,6 +398,7 @@ impl Validator<'_> {
                 changes: Vec::new(),
                 status: None,
                 is_rejection: false,
+                public: None,
             });
         }
         let commands = self.commands(file, cf, &aggregates, &events);
@@ -414,6 +423,8 @@ impl Validator<'_> {
             events[idx].changes = changes;
             events[idx].status = status;
         }
+        let public = self.public_events(file, cf, &aggregates, &events);
+        events.extend(public);
         Context {
             name: ctx,
             description: cf.description.clone(),
@@ -424,6 +435,7 @@ impl Validator<'_> {
             commands,
             events,
             read_models: Vec::new(),
+            policies: Vec::new(),
         }
     }
 

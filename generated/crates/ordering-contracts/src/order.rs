@@ -36,6 +36,9 @@ pub struct Order {
     /// `cancellation_reason`
     #[serde(default)]
     pub cancellation_reason: ::std::option::Option<crate::types::CancellationReason>,
+    /// The shipment booked for the order (the RecordBookedShipment policy records it).
+    #[serde(default)]
+    pub shipment_id: ::std::option::Option<runtime::uuid::Uuid>,
 }
 
 /// A customer orders a quantity of one product.
@@ -138,6 +141,35 @@ impl runtime::validation::ValidateAt for CancelOrder {
     fn validate_at(&self, _at: &str, _v: &mut runtime::validation::Violations) {}
 }
 
+/// Records the shipment booked for the order (sent by the RecordBookedShipment policy).
+///
+/// Internal: sent by sagas, no HTTP route.
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema
+)]
+#[serde(deny_unknown_fields)]
+pub struct RecordShipment {
+    /// `shipment_id`
+    pub shipment_id: runtime::uuid::Uuid,
+}
+
+impl runtime::Message for RecordShipment {
+    const TYPE: &'static str = "ordering.RecordShipment";
+}
+
+impl runtime::Command for RecordShipment {
+    const AGGREGATE: &'static str = "ordering.Order";
+}
+
+impl runtime::validation::ValidateAt for RecordShipment {
+    fn validate_at(&self, _at: &str, _v: &mut runtime::validation::Violations) {}
+}
+
 /// A customer placed an order.
 #[derive(
     Clone,
@@ -206,14 +238,34 @@ impl runtime::Message for OrderCancelled {
 }
 
 impl runtime::DomainEvent for OrderCancelled {}
+/// The shipment booked for the order was recorded.
+#[derive(
+    Clone,
+    Debug,
+    Default,
+    PartialEq,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema
+)]
+pub struct ShipmentRecorded {
+    /// `shipment_id`
+    pub shipment_id: runtime::uuid::Uuid,
+}
+
+impl runtime::Message for ShipmentRecorded {
+    const TYPE: &'static str = "ordering.ShipmentRecorded";
+}
+
+impl runtime::DomainEvent for ShipmentRecorded {}
 runtime::message_set! {
     #[doc = " Every command of `ordering.Order`."] pub enum OrderCommand { PlaceOrder,
-    ConfirmOrder, CancelOrder }
+    ConfirmOrder, CancelOrder, RecordShipment }
 }
 
 runtime::message_set! {
     #[doc = " Every event of `ordering.Order`."] pub enum OrderEvent { OrderPlaced,
-    OrderConfirmed, OrderCancelled }
+    OrderConfirmed, OrderCancelled, ShipmentRecorded }
 }
 
 impl runtime::AggregateRoot for Order {
@@ -233,6 +285,9 @@ impl runtime::AggregateRoot for Order {
                 self::confirm_order(hooks, state, ctx, cmd)
             }
             OrderCommand::CancelOrder(cmd) => self::cancel_order(hooks, state, ctx, cmd),
+            OrderCommand::RecordShipment(cmd) => {
+                self::record_shipment(hooks, state, ctx, cmd)
+            }
         }
     }
     fn apply(
@@ -263,6 +318,9 @@ impl runtime::AggregateRoot for Order {
             OrderEvent::OrderCancelled(event) => {
                 state.cancellation_reason = Some(event.reason);
                 state.status = OrderStatus::Cancelled;
+            }
+            OrderEvent::ShipmentRecorded(event) => {
+                state.shipment_id = Some(event.shipment_id);
             }
         }
         state
@@ -362,6 +420,28 @@ fn cancel_order(
         ::std::vec::Vec::from([
             OrderEvent::OrderCancelled(OrderCancelled {
                 reason: cmd.reason,
+            }),
+        ]),
+    )
+}
+
+/// Decides `RecordShipment`: Records the shipment booked for the order (sent by the RecordBookedShipment policy).
+fn record_shipment(
+    _hooks: &(),
+    state: ::std::option::Option<&Order>,
+    ctx: &runtime::CommandContext,
+    cmd: &RecordShipment,
+) -> runtime::Decision<OrderEvent> {
+    if ctx.aggregate_id.parse::<runtime::uuid::Uuid>().is_err() {
+        return runtime::Decision::invalid_id("ordering.Order", &ctx.aggregate_id);
+    }
+    if state.is_none() {
+        return runtime::Decision::not_found("ordering.Order", &ctx.aggregate_id);
+    }
+    runtime::Decision::Accept(
+        ::std::vec::Vec::from([
+            OrderEvent::ShipmentRecorded(ShipmentRecorded {
+                shipment_id: cmd.shipment_id,
             }),
         ]),
     )

@@ -31,6 +31,7 @@ impl Projection for ReadModels {
             ("ordering.OrderPlaced", "ordering.Order"),
             ("ordering.OrderConfirmed", "ordering.Order"),
             ("ordering.OrderCancelled", "ordering.Order"),
+            ("ordering.ShipmentRecorded", "ordering.Order"),
             ("inventory.ProductRegistered", "inventory.Product"),
             ("inventory.ProductRestocked", "inventory.Product"),
             ("inventory.StockReserved", "inventory.Product"),
@@ -40,9 +41,7 @@ impl Projection for ReadModels {
             ("payments.PaymentCharged", "payments.Payment"),
             ("payments.PaymentDeclined", "payments.Payment"),
             ("payments.PaymentRefunded", "payments.Payment"),
-            ("shipping.ShipmentScheduled", "shipping.Shipment"),
-            ("shipping.ShipmentRejected", "shipping.Shipment"),
-            ("shipping.ShipmentCancelled", "shipping.Shipment"),
+            ("shipping.ShipmentBooked", "shipping.Shipment"),
         ]
     }
     fn indexes(&self) -> Vec<(&'static str, IndexSpec)> {
@@ -53,6 +52,15 @@ impl Projection for ReadModels {
     }
     fn collections(&self) -> &'static [&'static str] {
         ordering_read_models::COLLECTIONS
+    }
+    fn has_reactions(&self) -> bool {
+        true
+    }
+    fn reactions(
+        &self,
+        event: &RawEnvelope,
+    ) -> Result<Vec<runtime::reaction::Reaction>, DecodeError> {
+        crate::reactions::react(event)
     }
 }
 

@@ -38,6 +38,9 @@ pub struct OrderSummary {
     /// `carrier`
     #[serde(default)]
     pub carrier: ::std::option::Option<shipping_contracts::types::Carrier>,
+    /// `shipment_id`
+    #[serde(default)]
+    pub shipment_id: ::std::option::Option<runtime::uuid::Uuid>,
     /// `placed_at`
     pub placed_at: runtime::chrono::DateTime<runtime::chrono::Utc>,
 }
@@ -210,8 +213,8 @@ pub fn project(
                     ),
                 );
         }
-        "shipping.ShipmentScheduled" => {
-            let event: shipping_contracts::ShipmentScheduled = runtime::message::decode_payload(
+        "shipping.ShipmentBooked" => {
+            let event: shipping_contracts::ShipmentBooked = runtime::message::decode_payload(
                 envelope,
             )?;
             updates
@@ -224,6 +227,30 @@ pub fn project(
                         ::std::vec::Vec::from([
                             read_model::UpdateOp::set("order_id", &event.order_id),
                             read_model::UpdateOp::set("carrier", &Some(event.carrier)),
+                        ]),
+                    ),
+                );
+        }
+        "ordering.ShipmentRecorded" => {
+            let event: ordering_contracts::ShipmentRecorded = runtime::message::decode_payload(
+                envelope,
+            )?;
+            let aggregate_id: runtime::uuid::Uuid = runtime::message::aggregate_id(
+                envelope,
+            )?;
+            updates
+                .push(
+                    read_model::DocumentUpdate::for_event(
+                        "order_summary",
+                        envelope,
+                        aggregate_id.to_string(),
+                        false,
+                        ::std::vec::Vec::from([
+                            read_model::UpdateOp::set("order_id", &aggregate_id),
+                            read_model::UpdateOp::set(
+                                "shipment_id",
+                                &Some(event.shipment_id),
+                            ),
                         ]),
                     ),
                 );

@@ -153,6 +153,32 @@ impl runtime::Message for ShipmentCancelled {
 }
 
 impl runtime::DomainEvent for ShipmentCancelled {}
+/// A shipment was booked for an order: the shipping team's public contract, published once per ShipmentScheduled on the public exchange, for other teams to build on.
+///
+/// Public: published on the context's public exchange for every `ShipmentScheduled`.
+#[derive(
+    Clone,
+    Debug,
+    Default,
+    PartialEq,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema
+)]
+pub struct ShipmentBooked {
+    /// `order_id`
+    pub order_id: runtime::uuid::Uuid,
+    /// `shipment_id`
+    pub shipment_id: runtime::uuid::Uuid,
+    /// `carrier`
+    pub carrier: crate::types::Carrier,
+}
+
+impl runtime::Message for ShipmentBooked {
+    const TYPE: &'static str = "shipping.ShipmentBooked";
+}
+
+impl runtime::DomainEvent for ShipmentBooked {}
 runtime::message_set! {
     #[doc = " Every command of `shipping.Shipment`."] pub enum ShipmentCommand {
     ScheduleShipment, CancelShipment }

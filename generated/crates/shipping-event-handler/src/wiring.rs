@@ -42,6 +42,15 @@ impl Projection for ReadModels {
     fn collections(&self) -> &'static [&'static str] {
         shipping_read_models::COLLECTIONS
     }
+    fn has_reactions(&self) -> bool {
+        true
+    }
+    fn reactions(
+        &self,
+        event: &RawEnvelope,
+    ) -> Result<Vec<runtime::reaction::Reaction>, DecodeError> {
+        crate::reactions::react(event)
+    }
 }
 
 /// Runs the process until Ctrl-C or SIGTERM.

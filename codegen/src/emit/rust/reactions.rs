@@ -1,0 +1,203 @@
+//! The reactions module of a context's EventHandler crate: the public events it publishes
+//! for its domain events and the commands its policies send (see `runtime::reaction`).
+
+use super::contracts::{reads_meta_field, roots};
+use super::names::{contracts_crate, ident};
+use super::rust_expr::{ExprSite, Meta};
+use super::rust_type::Site;
+use crate::model::expr::Root;
+use crate::model::{Context, MessageName, Model, SourceExpr};
+use proc_macro2::TokenStream;
+use quote::quote;
+
+/// Whether the EventHandler of `ctx` has reactions (public events or policies).
+pub fn any(ctx: &Context) -> bool {
+    ctx.public_events().next().is_some() || !ctx.policies.is_empty()
+}
+
+/// The contexts whose contracts the reactions module uses.
+pub fn contexts(ctx: &Context) -> Vec<String> {
+    let mut out = vec![ctx.name.clone()];
+    for p in &ctx.policies {
+        out.push(p.on.context.clone());
+        out.push(p.send.command.context.clone());
+    }
+    out
+}
+
+/// One message built from the event: the code that pushes its reaction, and the expressions
+/// it reads.
+struct Built<'m> {
+    code: TokenStream,
+    exprs: Vec<&'m SourceExpr>,
+}
+
+/// The module: `react(envelope)`, one arm per event that has reactions.
+pub fn module(model: &Model, ctx: &Context) -> TokenStream {
+    let site = Site { context: None };
+    let es = ExprSite {
+        site,
+        meta: Meta::Envelope,
+    };
+    // Reactions grouped by their event, in the order the events first appear.
+    let mut by_event: Vec<(MessageName, Vec<Built<'_>>)> = Vec::new();
+    fn push<'m>(
+        by_event: &mut Vec<(MessageName, Vec<Built<'m>>)>,
+        event: MessageName,
+        built: Built<'m>,
+    ) {
+        match by_event.iter_mut().find(|(e, _)| *e == event) {
+            Some((_, v)) => v.push(built),
+            None => by_event.push((event, vec![built])),
+        }
+    }
+    let own = &ctx.name;
+    let own_crate = contracts_crate(own);
+    for e in ctx.public_events() {
+        let Some(p) = &e.public else { continue };
+        let name = ident(&e.name);
+        let fields = p.values.iter().map(|(f, v)| {
+            let f = ident(f);
+            let v = es.value(&v.expr);
+            quote!(#f: #v)
+        });
+        push(
+            &mut by_event,
+            MessageName {
+                context: own.clone(),
+                name: p.from.clone(),
+            },
+            Built {
+                code: quote! {
+                    reactions.push(encoded(
+                        Reaction::public_event(#own, envelope, &#own_crate::#name { #(#fields),* }),
+                        envelope,
+                    )?);
+                },
+                exprs: p.values.iter().map(|(_, v)| v).collect(),
+            },
+        );
+    }
+    for policy in &ctx.policies {
+        let cmd = &policy.send.command;
+        let krate = contracts_crate(&cmd.context);
+        let name = ident(&cmd.name);
+        let fields = policy.send.values.iter().map(|(f, v)| {
+            let f = ident(f);
+            let v = es.value(&v.expr);
+            quote!(#f: #v)
+        });
+        let target = model
+            .command(cmd)
+            .and_then(|c| model.context(&cmd.context)?.aggregate(&c.aggregate));
+        let to = &policy.send.to.expr;
+        let to = match target.map(|a| a.id) {
+            Some(crate::model::IdType::String) => es.value(to),
+            _ => {
+                let v = es.operand(to);
+                quote!(#v.to_string())
+            }
+        };
+        let policy_name = &policy.name;
+        let target_ctx = &cmd.context;
+        let mut exprs: Vec<&SourceExpr> = vec![&policy.send.to];
+        exprs.extend(policy.send.values.iter().map(|(_, v)| v));
+        push(
+            &mut by_event,
+            policy.on.clone(),
+            Built {
+                code: quote! {
+                    reactions.push(encoded(
+                        Reaction::command(#policy_name, #target_ctx, envelope, #to, &#krate::#name { #(#fields),* }),
+                        envelope,
+                    )?);
+                },
+                exprs,
+            },
+        );
+    }
+    let arms: Vec<(String, TokenStream)> = by_event
+        .iter()
+        .map(|(event, built)| {
+            let exprs: Vec<&SourceExpr> = built.iter().flat_map(|b| b.exprs.clone()).collect();
+            let used = roots(exprs.iter().copied());
+            let decode = if used.contains(&Root::Event) {
+                let k = contracts_crate(&event.context);
+                let e = ident(&event.name);
+                quote!(let event: #k::#e = runtime::message::decode_payload(envelope)?;)
+            } else {
+                quote!()
+            };
+            let owner = model
+                .event(event)
+                .and_then(|ev| model.context(&event.context)?.aggregate(&ev.aggregate));
+            let id = match (
+                reads_meta_field(exprs.iter().copied(), "aggregate_id"),
+                owner,
+            ) {
+                (true, Some(a)) => {
+                    let id_ty = site.rust_type(&a.id.ty());
+                    quote!(let aggregate_id: #id_ty = runtime::message::aggregate_id(envelope)?;)
+                }
+                _ => quote!(),
+            };
+            let code = built.iter().map(|b| &b.code);
+            (
+                event.to_string(),
+                quote! {
+                    #decode
+                    #id
+                    #(#code)*
+                },
+            )
+        })
+        .collect();
+    let body = match arms.as_slice() {
+        [] => quote! {
+            let _ = envelope;
+            Ok(::std::vec::Vec::new())
+        },
+        [(ty, body)] => quote! {
+            let mut reactions = ::std::vec::Vec::new();
+            if envelope.meta.message_type == #ty {
+                #body
+            }
+            Ok(reactions)
+        },
+        arms => {
+            let arms = arms.iter().map(|(ty, body)| quote!(#ty => { #body }));
+            quote! {
+                let mut reactions = ::std::vec::Vec::new();
+                match envelope.meta.message_type.as_str() {
+                    #(#arms)*
+                    _ => {}
+                }
+                Ok(reactions)
+            }
+        }
+    };
+    quote! {
+        //! Reactions of the EventHandler: the public events it publishes for domain events of
+        //! the context, and the commands its policies send.
+
+        use runtime::message::DecodeError;
+        use runtime::reaction::Reaction;
+        use runtime::RawEnvelope;
+
+        /// The messages `envelope` causes (none for an event without reactions).
+        pub fn react(envelope: &RawEnvelope) -> ::std::result::Result<::std::vec::Vec<Reaction>, DecodeError> {
+            #body
+        }
+
+        /// A reaction, or the encoding error as a [`DecodeError`] of the event.
+        fn encoded(
+            reaction: runtime::serde_json::Result<Reaction>,
+            envelope: &RawEnvelope,
+        ) -> ::std::result::Result<Reaction, DecodeError> {
+            reaction.map_err(|source| DecodeError::InvalidPayload {
+                message_type: envelope.meta.message_type.clone(),
+                source,
+            })
+        }
+    }
+}

@@ -527,6 +527,11 @@ impl ReadModelStore for MongoReadModelStore {
     }
 }
 
+/// Id of the marker recording that `projection` sent the reactions of event `event_id`.
+fn reaction_marker_id(projection: &str, event_id: Uuid) -> String {
+    format!("{projection}/reacted/{event_id}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -571,9 +576,4 @@ mod tests {
         assert_eq!(docs[1], doc! { "$inc": { "a": 1_i64 } });
         assert_eq!(docs[2], doc! { "$set": { "a.x": 1_i64, "ab": 1_i64 } });
     }
-}
-
-/// Id of the marker recording that `projection` sent the reactions of event `event_id`.
-fn reaction_marker_id(projection: &str, event_id: Uuid) -> String {
-    format!("{projection}/reacted/{event_id}")
 }

@@ -342,7 +342,7 @@ fn process_crate(
     }
     let reacts = p == Process::EventHandler && reactions::any(ctx);
     if reacts {
-        for dep in contracts_deps(reactions::contexts(ctx)) {
+        for dep in contracts_deps(reactions::contexts(model, ctx)) {
             if !path_deps.contains(&dep) {
                 path_deps.push(dep);
             }

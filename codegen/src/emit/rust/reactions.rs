@@ -4,9 +4,9 @@
 use super::contracts::{reads_meta_field, roots};
 use super::names::{contracts_crate, ident};
 use super::rust_expr::{ExprSite, Meta};
-use super::rust_type::Site;
+use super::rust_type::{self, Site};
 use crate::model::expr::Root;
-use crate::model::{Context, MessageName, Model, SourceExpr};
+use crate::model::{Context, Event, MessageName, Model, SourceExpr};
 use proc_macro2::TokenStream;
 use quote::quote;
 
@@ -16,11 +16,32 @@ pub fn any(ctx: &Context) -> bool {
 }
 
 /// The contexts whose contracts the reactions module uses.
-pub fn contexts(ctx: &Context) -> Vec<String> {
+pub fn contexts(model: &Model, ctx: &Context) -> Vec<String> {
     let mut out = vec![ctx.name.clone()];
+    // The field types of every message read or built: a literal of an enum, or a field
+    // copied from it, names the type's context.
+    fn fields_of(event: Option<&Event>, out: &mut Vec<String>) {
+        for f in event.map(|e| e.fields.as_slice()).unwrap_or_default() {
+            rust_type::referenced_contexts(&f.ty, out);
+        }
+    }
+    for e in ctx.public_events() {
+        fields_of(Some(e), &mut out);
+        if let Some(publication) = &e.public {
+            fields_of(ctx.event(&publication.from), &mut out);
+        }
+    }
     for p in &ctx.policies {
         out.push(p.on.context.clone());
         out.push(p.send.command.context.clone());
+        fields_of(model.event(&p.on), &mut out);
+        for f in model
+            .command(&p.send.command)
+            .map(|c| c.fields.as_slice())
+            .unwrap_or_default()
+        {
+            rust_type::referenced_contexts(&f.ty, &mut out);
+        }
     }
     out
 }

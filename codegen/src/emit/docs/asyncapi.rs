@@ -1,8 +1,8 @@
 //! `docs/asyncapi.yaml`: an AsyncAPI 3.0 document of every message, built as a `serde_json`
 //! value and written by the [`super::yaml`] writer.
 //!
-//! - one channel per command queue (AMQP binding `is: queue`) and per event exchange
-//!   (`is: routingKey`, fanout exchange);
+//! - one channel per command queue (AMQP binding `is: queue`) and per event exchange and
+//!   public exchange (`is: routingKey`, fanout exchange);
 //! - one operation per (process, action, channel): the processes that send or publish a
 //!   message, and those that receive it;
 //! - one component message per command and event: JSON payload schema (from the model's types
@@ -90,6 +90,22 @@ pub fn document(docs: &Docs<'_>) -> Value {
                 }}
             }),
         );
+        if let Some(public) = &t.public_exchange {
+            channels.insert(
+                key(public),
+                json!({
+                    "address": public,
+                    "title": format!("Public events of {}", ctx.name),
+                    "description": format!("Fanout exchange of the `{}` public (integration) events, published by its EventHandler; every subscriber has its own queue bound to it.", ctx.name),
+                    "messages": {},
+                    "bindings": {"amqp": {
+                        "is": "routingKey",
+                        "exchange": {"name": public, "type": "fanout", "durable": true, "autoDelete": false, "vhost": "/"},
+                        "bindingVersion": AMQP_BINDING_VERSION
+                    }}
+                }),
+            );
+        }
     }
     for m in &docs.messages {
         let mkey = key(&m.id());

@@ -61,6 +61,15 @@ pub fn validate(
             table.unparsed_contexts.insert(stem.to_owned());
         }
     }
+    for (_, cf) in &parsed.contexts {
+        let ctx = &cf.context.value;
+        let domain = cf.events.iter().map(|(n, _)| n);
+        for name in domain.chain(cf.public_events.iter().map(|(n, _)| n)) {
+            table
+                .declared_events
+                .insert(format!("{ctx}.{}", name.value));
+        }
+    }
     let sagas_unparsed = parsed.sagas.is_none()
         && sources
             .iter()
@@ -104,6 +113,9 @@ struct TypeTable {
     broken_fields: std::collections::HashSet<String>,
     /// Contexts whose file did not parse (already reported): references into them are not.
     unparsed_contexts: std::collections::HashSet<String>,
+    /// Every event declared, domain or public (`context.Event`): one that is missing from the
+    /// model was rejected with its own diagnostic, so a reference to it is not reported again.
+    declared_events: std::collections::HashSet<String>,
 }
 
 impl TypeLookup for TypeTable {

@@ -255,6 +255,13 @@ impl Validator<'_> {
         };
         match context.event(&ev_name) {
             Some(e) => Some((ev_ctx, e)),
+            None if self
+                .types
+                .declared_events
+                .contains(&format!("{ev_ctx}.{ev_name}")) =>
+            {
+                None
+            }
             None => {
                 let help = suggest(&ev_name, context.events.iter().map(|e| e.name.as_str()));
                 let d = self.error_at(

@@ -25,7 +25,6 @@ impl Validator<'_> {
         aggregates: &[Aggregate],
         events: &[Event],
     ) -> Vec<Event> {
-        let ctx = cf.context.value.as_str();
         let mut out = Vec::new();
         for (name, def) in cf.public_events.iter() {
             let named = self.check_name(
@@ -40,7 +39,6 @@ impl Validator<'_> {
                 out.push(e);
             }
         }
-        let _ = ctx;
         out
     }
 

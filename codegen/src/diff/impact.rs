@@ -3,7 +3,7 @@
 //! read model, who runs a saga.
 
 use crate::emit::rust::names::{Process, process_package, saga_package};
-use crate::model::{MessageName, Model, Saga};
+use crate::model::{Event, MessageName, Model, Saga};
 use std::collections::BTreeSet;
 
 /// The processes (package names, `inventory-command-handler`) and queues a change affects.
@@ -38,8 +38,8 @@ impl Impact {
     }
 
     /// The consumer of a command (its context's CommandHandler and command queue) and its
-    /// producers (the Command API when it has a route, every saga that sends it or
-    /// compensates with it).
+    /// producers (the Command API when it has a route, the EventHandler of every context with
+    /// a policy that sends it, every saga that sends it or compensates with it).
     pub fn command(model: &Model, name: &MessageName) -> Impact {
         let mut i = Impact::default();
         let Some(cmd) = model.command(name) else {
@@ -51,6 +51,11 @@ impl Impact {
         }
         if cmd.route.is_some() {
             i.process(process_package(&name.context, Process::CommandApi));
+        }
+        for ctx in &model.contexts {
+            if ctx.policies.iter().any(|p| &p.send.command == name) {
+                i.merge(Impact::event_handler(model, &ctx.name));
+            }
         }
         for saga in &model.sagas {
             let sends = saga.states.iter().any(|s| {
@@ -67,7 +72,8 @@ impl Impact {
     }
 
     /// The consumers of an event: the EventHandler (and its queue) of every context whose read
-    /// models project it, and every saga that listens to it (and its queue).
+    /// models project it, whose policies react to it or whose public events are mapped from
+    /// it, and every saga that listens to it (and its queue).
     pub fn event_consumers(model: &Model, name: &MessageName) -> Impact {
         let mut i = Impact::default();
         for ctx in &model.contexts {
@@ -75,7 +81,12 @@ impl Impact {
                 .read_models
                 .iter()
                 .any(|rm| rm.projections.iter().any(|p| &p.event == name));
-            if projects {
+            let reacts = ctx.policies.iter().any(|p| &p.on == name);
+            let publishes = ctx.name == name.context
+                && ctx
+                    .public_events()
+                    .any(|e| e.public.as_ref().is_some_and(|p| p.from == name.name));
+            if projects || reacts || publishes {
                 i.merge(Impact::event_handler(model, &ctx.name));
             }
         }
@@ -87,12 +98,12 @@ impl Impact {
         i
     }
 
-    /// An event's consumers and its producer (the CommandHandler of its context, whose outbox
-    /// relay publishes it).
+    /// An event's consumers and its producer: the CommandHandler of its context, whose outbox
+    /// relay publishes it, or for a public event the context's EventHandler.
     pub fn event(model: &Model, name: &MessageName) -> Impact {
         let mut i = Impact::event_consumers(model, name);
-        if model.event(name).is_some() {
-            i.process(process_package(&name.context, Process::CommandHandler));
+        if let Some(e) = model.event(name) {
+            i.process(process_package(&name.context, publisher_of(e)));
         }
         i
     }
@@ -179,4 +190,14 @@ impl Impact {
 /// Whether `name` is the queue `q`, its dead-letter queue or one of its retry queues.
 fn owns(q: &crate::model::topology::ConsumedQueue, name: &str) -> bool {
     q.name == name || q.dead_letter_queue == name || q.retry_queues.iter().any(|(_, r)| r == name)
+}
+
+/// The process that publishes `event`: the CommandHandler (through its outbox) for a domain
+/// event, the EventHandler for a public event.
+pub fn publisher_of(event: &Event) -> Process {
+    if event.is_public() {
+        Process::EventHandler
+    } else {
+        Process::CommandHandler
+    }
 }

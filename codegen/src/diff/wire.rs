@@ -15,7 +15,7 @@
 //! messages of the older version. Readers of the old catalog never upcast.
 
 use super::fields::{self, Change, Compat};
-use super::impact::Impact;
+use super::impact::{Impact, publisher_of};
 use super::{Cx, Draft, Kind, Side, Verdict, pair_renames, quoted};
 use crate::emit::rust::names::{Process, process_package};
 use crate::model::{Deprecation, Field, MessageName, Model, Versioning};
@@ -326,6 +326,13 @@ impl Site {
                 impact,
             }
         } else {
+            // A public event is published by its context's EventHandler.
+            let publisher = cx
+                .after
+                .event(name)
+                .or_else(|| cx.before.event(name))
+                .map_or(Process::CommandHandler, publisher_of);
+            let handler = process_package(&name.context, publisher);
             let consumers = Impact::event_consumers(cx.before, name)
                 .and(Impact::event_consumers(cx.after, name));
             Site {

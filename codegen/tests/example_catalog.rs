@@ -132,7 +132,8 @@ fn the_runtime_topology_of_the_example_is_consistent() {
         [500, 5000]
     );
     assert_eq!(saga_queue.dead_letter_queue, "saga.order-fulfillment.dlq");
-    // The ordering EventHandler listens to every context its read model reads.
+    // The ordering EventHandler listens to every context its read models and
+    // policies read: shipping only through its public exchange.
     let bound: Vec<&str> = t
         .bindings
         .iter()
@@ -145,7 +146,7 @@ fn the_runtime_topology_of_the_example_is_consistent() {
             "ordering.events",
             "inventory.events",
             "payments.events",
-            "shipping.events"
+            "shipping.public"
         ]
     );
     // Outcomes always have a queue, so publishing them is routable.

@@ -182,6 +182,7 @@ impl Gen<'_> {
             fields,
             rejection,
             live: true,
+            from: None,
         });
         ctx.events.len() - 1
     }
@@ -527,6 +528,7 @@ impl Gen<'_> {
                         ty: Ty::Opt(Box::new(Ty::Str)),
                     }]
                 },
+                from: None,
                 rejection: true,
                 live: true,
             });

@@ -12,6 +12,7 @@
 mod context;
 mod expressions;
 mod names;
+mod reactions;
 mod read_models;
 mod sagas;
 mod topology;
@@ -204,6 +205,8 @@ struct Ev {
     rejection: bool,
     /// False once no command emits it any more (its command could not be built).
     live: bool,
+    /// For a public event (declared under `public_events`), the domain event it is mapped from.
+    from: Option<usize>,
 }
 
 /// A command known to the generator.
@@ -282,7 +285,11 @@ pub fn generate(seed: u64, opts: &Options) -> RandomCatalog {
         g.contexts[i] = ctx;
     }
     for i in 0..g.contexts.len() {
+        g.public_events(i);
+    }
+    for i in 0..g.contexts.len() {
         g.read_models(i);
+        g.policies(i);
     }
     let sagas = g.sagas();
     let topology = g.topology();

@@ -115,7 +115,13 @@ impl Gen<'_> {
                 st.insert("send".into(), Value::Object(send.clone()));
                 let mut on = Map::new();
                 for &e in &cmd.emits {
-                    let full = format!("{}.{}", c.name, c.events[e].name);
+                    // The step may wait for the public event mapped from the domain event.
+                    let public = c.events.iter().find(|p| p.from == Some(e));
+                    let name = match public {
+                        Some(p) if self.rng.chance(50) => &p.name,
+                        _ => &c.events[e].name,
+                    };
+                    let full = format!("{}.{name}", c.name);
                     correlate.insert(full.clone(), json!("meta.aggregate_id"));
                     on.insert(full, json!(next));
                 }

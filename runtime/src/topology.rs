@@ -713,7 +713,8 @@ impl TopologyBuilder {
         }
     }
 
-    /// Adds a bounded context: command queue, event and outcome exchanges, dead-letter exchange.
+    /// Adds a bounded context: command queue, event, outcome and public exchanges, dead-letter
+    /// exchange.
     pub fn context(mut self, name: impl Into<String>) -> Self {
         let name = name.into();
         if !self.contexts.contains(&name) {
@@ -970,9 +971,11 @@ mod tests {
             BTreeSet::from([
                 "ordering.events",
                 "ordering.outcomes",
+                "ordering.public",
                 "ordering.dlx",
                 "inventory.events",
                 "inventory.outcomes",
+                "inventory.public",
                 "inventory.dlx",
                 "sagas.dlx",
             ])

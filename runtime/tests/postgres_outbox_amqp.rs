@@ -86,7 +86,13 @@ async fn postgres_outbox_waits_for_the_broker_then_delivers_in_order() {
     .fetch_one(&pool)
     .await
     .unwrap();
-    assert_eq!(refused, 4);
+    let outcome_errors: Vec<Option<String>> = sqlx::query_scalar(
+        "SELECT publish_error FROM outbox WHERE destination = 'outcome' ORDER BY id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(refused, 4, "outcome rows' errors: {outcome_errors:?}");
 
     let mut versions = Vec::new();
     let deadline = std::time::Instant::now() + Duration::from_secs(20);

@@ -327,3 +327,56 @@ async fn a_pipelined_batch_keeps_order_and_reports_each_result() {
     let _ = conn.close(200, "".into()).await;
     delete_topology(&t).await;
 }
+
+/// RabbitMQ may ack several publishes at once, and lapin hands a waiting `basic.return` to
+/// the first confirm it completes: the bus must still report the refusal on the message
+/// that was returned, not on a routable neighbour.
+#[tokio::test]
+async fn returns_in_a_batch_are_reported_on_the_returned_message() {
+    ensure_services();
+    let _lock = broker_shared_lock();
+    let prefix = unique_prefix("returns");
+    let t = topology(&prefix);
+    let (conn, ch) = channel().await;
+    declare(&ch, &t).await.expect("declare");
+    let bus = AmqpBus::connect(&amqp_url(), t.clone()).await.expect("bus");
+    // Events of `ordering` are routed; outcomes of `inventory` have no queue bound.
+    let messages: Vec<RawEnvelope> = (0..400)
+        .map(|n| {
+            let mut m = message(if n % 2 == 0 {
+                "ordering.OrderPlaced"
+            } else {
+                "inventory.CommandProcessed"
+            });
+            m.payload["n"] = n.into();
+            m
+        })
+        .collect();
+    let batch: Vec<Outgoing<'_>> = messages
+        .iter()
+        .enumerate()
+        .map(|(n, envelope)| Outgoing {
+            route: if n % 2 == 0 {
+                Route::Event
+            } else {
+                Route::Outcome
+            },
+            context: if n % 2 == 0 { "ordering" } else { "inventory" },
+            envelope,
+        })
+        .collect();
+    let results = bus.publish_batch(&batch).await;
+    for (n, r) in results.iter().enumerate() {
+        if n % 2 == 0 {
+            assert!(r.is_ok(), "routable message {n}: {r:?}");
+        } else {
+            assert!(
+                matches!(r, Err(BusError::Rejected(e)) if e.contains("NO_ROUTE")),
+                "unroutable message {n}: {r:?}"
+            );
+        }
+    }
+    bus.close().await;
+    let _ = conn.close(200, "".into()).await;
+    delete_topology(&t).await;
+}

@@ -239,6 +239,64 @@ fn no_confirm() -> BusError {
     ))
 }
 
+/// The results of a pipelined batch by its confirms. RabbitMQ sends a message's
+/// `basic.return` before its ack but may ack several messages at once, and lapin hands
+/// each waiting return to the next confirm it completes, which can be an earlier message
+/// of the batch. So the returns of the whole batch are matched to the messages by message
+/// id, not by the confirm that happened to carry them.
+fn match_returns(
+    batch: &[Outgoing<'_>],
+    confirms: Vec<Result<(Confirmation, String, String), BusError>>,
+) -> Vec<Result<(), BusError>> {
+    let mut returned: Vec<lapin::message::BasicReturnMessage> = Vec::new();
+    let mut confirms: Vec<Result<(Confirmation, String, String), BusError>> = confirms
+        .into_iter()
+        .map(|c| {
+            c.map(|(confirm, exchange, routing_key)| {
+                let confirm = match confirm {
+                    Confirmation::Ack(Some(r)) => {
+                        returned.push(r);
+                        Confirmation::Ack(None)
+                    }
+                    Confirmation::Nack(Some(r)) => {
+                        returned.push(r);
+                        Confirmation::Nack(None)
+                    }
+                    other => other,
+                };
+                (confirm, exchange, routing_key)
+            })
+        })
+        .collect();
+    for (m, c) in batch.iter().zip(confirms.iter_mut()) {
+        let Ok((confirm, _, _)) = c else { continue };
+        let id = m.envelope.meta.message_id.to_string();
+        let owned = returned.iter().position(|r| {
+            r.delivery
+                .properties
+                .message_id()
+                .as_ref()
+                .map(|i| i.as_str())
+                == Some(id.as_str())
+        });
+        if let Some(i) = owned {
+            let r = returned.swap_remove(i);
+            *confirm = match confirm {
+                Confirmation::Nack(_) => Confirmation::Nack(Some(r)),
+                _ => Confirmation::Ack(Some(r)),
+            };
+        }
+    }
+    confirms
+        .into_iter()
+        .map(|c| {
+            c.and_then(|(confirm, exchange, routing_key)| {
+                judge_confirm(confirm, &exchange, &routing_key)
+            })
+        })
+        .collect()
+}
+
 /// The result of a publish by its confirm.
 fn judge_confirm(confirm: Confirmation, exchange: &str, routing_key: &str) -> Result<(), BusError> {
     match confirm {
@@ -313,20 +371,20 @@ impl MessageBus for AmqpBus {
             started.push(sent);
         }
         let deadline = tokio::time::Instant::now() + CONFIRM_TIMEOUT;
-        let mut results = Vec::with_capacity(started.len());
+        let mut confirms = Vec::with_capacity(started.len());
         for s in started {
-            results.push(match s {
+            confirms.push(match s {
                 Err(e) => Err(e),
                 Ok((confirm, exchange, routing_key)) => {
                     match tokio::time::timeout_at(deadline, confirm).await {
                         Err(_) => Err(no_confirm()),
                         Ok(Err(e)) => Err(publish_error(e)),
-                        Ok(Ok(c)) => judge_confirm(c, &exchange, &routing_key),
+                        Ok(Ok(c)) => Ok((c, exchange, routing_key)),
                     }
                 }
             });
         }
-        results
+        match_returns(batch, confirms)
     }
 }
 

@@ -6,7 +6,7 @@ use super::names::{contracts_crate, ident};
 use super::rust_expr::{ExprSite, Meta};
 use super::rust_type::{self, Site};
 use crate::model::expr::Root;
-use crate::model::{Context, Event, MessageName, Model, SourceExpr};
+use crate::model::{Context, Field, MessageName, Model, SourceExpr};
 use proc_macro2::TokenStream;
 use quote::quote;
 
@@ -18,30 +18,23 @@ pub fn any(ctx: &Context) -> bool {
 /// The contexts whose contracts the reactions module uses.
 pub fn contexts(model: &Model, ctx: &Context) -> Vec<String> {
     let mut out = vec![ctx.name.clone()];
-    // The field types of every message read or built: a literal of an enum, or a field
-    // copied from it, names the type's context.
-    fn fields_of(event: Option<&Event>, out: &mut Vec<String>) {
-        for f in event.map(|e| e.fields.as_slice()).unwrap_or_default() {
-            rust_type::referenced_contexts(&f.ty, out);
-        }
-    }
+    // The fields of every message read or built: a literal of an enum, or a field copied
+    // from it, names the type's context.
+    let mut fields: Vec<&[Field]> = Vec::new();
     for e in ctx.public_events() {
-        fields_of(Some(e), &mut out);
+        fields.push(&e.fields);
         if let Some(publication) = &e.public {
-            fields_of(ctx.event(&publication.from), &mut out);
+            fields.extend(ctx.event(&publication.from).map(|s| s.fields.as_slice()));
         }
     }
     for p in &ctx.policies {
         out.push(p.on.context.clone());
         out.push(p.send.command.context.clone());
-        fields_of(model.event(&p.on), &mut out);
-        for f in model
-            .command(&p.send.command)
-            .map(|c| c.fields.as_slice())
-            .unwrap_or_default()
-        {
-            rust_type::referenced_contexts(&f.ty, &mut out);
-        }
+        fields.extend(model.event(&p.on).map(|e| e.fields.as_slice()));
+        fields.extend(model.command(&p.send.command).map(|c| c.fields.as_slice()));
+    }
+    for f in fields.into_iter().flatten() {
+        rust_type::referenced_contexts(&f.ty, &mut out);
     }
     out
 }

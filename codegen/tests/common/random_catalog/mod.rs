@@ -365,6 +365,21 @@ impl Gen<'_> {
         }
     }
 
+    /// The live events of every context built so far and of `ctx` (taken out of the list
+    /// while it is being built), each with its context name and aggregate.
+    fn live_events(&self, ctx: &Ctx) -> Vec<(String, Ev, Agg)> {
+        self.contexts
+            .iter()
+            .chain(std::iter::once(ctx))
+            .flat_map(|c| {
+                c.events
+                    .iter()
+                    .filter(|e| e.live)
+                    .map(|e| (c.name.clone(), e.clone(), c.aggs[e.agg].clone()))
+            })
+            .collect()
+    }
+
     fn keys(name: &str) -> [String; 2] {
         [name.to_lowercase(), snake(name)]
     }

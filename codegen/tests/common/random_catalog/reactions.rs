@@ -81,17 +81,7 @@ impl Gen<'_> {
     pub(super) fn policies(&mut self, i: usize) {
         let mut ctx = std::mem::take(&mut self.contexts[i]);
         let mut docs = Map::new();
-        let events: Vec<(String, Ev, Agg)> = self
-            .contexts
-            .iter()
-            .chain(std::iter::once(&ctx))
-            .flat_map(|c| {
-                c.events
-                    .iter()
-                    .filter(|e| e.live)
-                    .map(|e| (c.name.clone(), e.clone(), c.aggs[e.agg].clone()))
-            })
-            .collect();
+        let events = self.live_events(&ctx);
         let commands: Vec<(String, Cmd, Agg)> = self
             .contexts
             .iter()

@@ -33,17 +33,7 @@ impl Gen<'_> {
             }
             // Events of every context with an id or field of the key's type.
             let mut from = Map::new();
-            let all: Vec<(String, Ev, Agg)> = self
-                .contexts
-                .iter()
-                .chain(std::iter::once(&ctx))
-                .flat_map(|c| {
-                    c.events
-                        .iter()
-                        .filter(|e| e.live)
-                        .map(|e| (c.name.clone(), e.clone(), c.aggs[e.agg].clone()))
-                })
-                .collect();
+            let all = self.live_events(&ctx);
             for (cname, ev, agg) in &all {
                 if !self.rng.chance(40) {
                     continue;

@@ -24,6 +24,7 @@ pub mod command_handler;
 pub mod config;
 pub mod envelope;
 pub mod evolution;
+pub mod hook;
 pub mod memory;
 pub mod message;
 pub mod observability;

@@ -1,6 +1,7 @@
 //! MongoDB adapters (feature `mongo`, mongodb 3.9 with bson 3): read models
 //! ([`read_model::MongoReadModelStore`]) and sagas ([`saga_store::MongoSagaStore`]).
 
+mod markers;
 pub mod read_model;
 pub mod saga_store;
 

@@ -18,7 +18,6 @@ use mongodb::error::{
 use mongodb::options::IndexOptions;
 use mongodb::{ClientSession, Collection, Database, IndexModel};
 use serde_json::Value;
-use uuid::Uuid;
 
 const DUPLICATE_KEY: i32 = 11000;
 const MAX_TRANSACTION_ATTEMPTS: usize = 8;
@@ -65,7 +64,7 @@ fn is_transient(e: &mongodb::error::Error) -> bool {
         || error_code(e) == Some(112) // WriteConflict
 }
 
-fn store_error(e: mongodb::error::Error) -> ReadModelError {
+pub(super) fn store_error(e: mongodb::error::Error) -> ReadModelError {
     match &*e.kind {
         ErrorKind::Write(WriteFailure::WriteError(w)) if w.code != DUPLICATE_KEY => {
             ReadModelError::InvalidUpdate(w.message.clone())
@@ -165,7 +164,7 @@ impl MongoReadModelStore {
         &self.db
     }
 
-    fn collection(&self, name: &str) -> Collection<Document> {
+    pub(super) fn collection(&self, name: &str) -> Collection<Document> {
         self.db.collection(name)
     }
 
@@ -224,36 +223,6 @@ impl MongoReadModelStore {
                 .map_err(store_error)?;
         }
         self.drop_projection(from).await
-    }
-
-    /// Whether `projection` has sent the reactions of event `event_id` (see
-    /// [`Self::mark_reacted`]).
-    pub async fn reacted(&self, projection: &str, event_id: Uuid) -> Result<bool, ReadModelError> {
-        let found = self
-            .collection(WATERMARKS)
-            .find_one(doc! { "_id": reaction_marker_id(projection, event_id) })
-            .await
-            .map_err(store_error)?;
-        Ok(found.is_some())
-    }
-
-    /// Records that `projection` has sent (and the broker confirmed) the reactions of event
-    /// `event_id`. The marker is keyed `reactions`, not `projection`, so that a read-model
-    /// rebuild, which replaces a projection's watermarks, keeps it.
-    pub async fn mark_reacted(
-        &self,
-        projection: &str,
-        event_id: Uuid,
-    ) -> Result<(), ReadModelError> {
-        self.collection(WATERMARKS)
-            .update_one(
-                doc! { "_id": reaction_marker_id(projection, event_id) },
-                doc! { "$set": { "reactions": projection } },
-            )
-            .upsert(true)
-            .await
-            .map_err(store_error)?;
-        Ok(())
     }
 
     /// Deletes the watermarks and markers of `projection`.
@@ -525,11 +494,6 @@ impl ReadModelStore for MongoReadModelStore {
             })
             .unwrap_or(0))
     }
-}
-
-/// Id of the marker recording that `projection` sent the reactions of event `event_id`.
-fn reaction_marker_id(projection: &str, event_id: Uuid) -> String {
-    format!("{projection}/reacted/{event_id}")
 }
 
 #[cfg(test)]

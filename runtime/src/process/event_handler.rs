@@ -6,6 +6,7 @@ use super::{ProcessError, ProcessInfo, RunOptions};
 use crate::amqp::{AmqpBus, HandleOutcome, MessageHandler};
 use crate::bus::{BusError, MessageBus, Outgoing};
 use crate::envelope::RawEnvelope;
+use crate::hook::{HookCall, HookError};
 use crate::message::DecodeError;
 use crate::mongo::MongoReadModelStore;
 use crate::reaction::Reaction;
@@ -87,6 +88,12 @@ pub trait Projection: Send + Sync + 'static {
         let _ = event;
         Ok(Vec::new())
     }
+    /// The hand-written hooks `event` triggers, run after its reactions (see
+    /// [`crate::hook`]); a [`DecodeError`] dead-letters the event. A rebuild never calls it.
+    fn hooks<'a>(&'a self, event: &'a RawEnvelope) -> Result<Vec<HookCall<'a>>, DecodeError> {
+        let _ = event;
+        Ok(Vec::new())
+    }
 }
 
 /// Runs an EventHandler process with the configuration from the environment until
@@ -136,7 +143,10 @@ pub async fn run_event_handler<P: Projection>(
 ///    Once an event is applied (or was already), its [`Projection::reactions`] are published
 ///    with confirms, unless a marker says they were sent before; then the marker is written
 ///    and the event acked. A broker that is down retries the event; a crash between the
-///    confirms and the marker sends them again with the same ids (their consumers drop them);
+///    confirms and the marker sends them again with the same ids (their consumers drop them).
+///    Then every [`Projection::hooks`] not marked done for the event runs within its timeout:
+///    `Ok` marks it done; [`HookError::Retry`] or the timeout retries the event (hooks marked
+///    done are not run again), [`HookError::Reject`] dead-letters it;
 /// 4. serves `/health/*` (checks: `mongodb`, `event-consumer`, `rabbitmq` when it has
 ///    reactions) and `/metrics`.
 ///
@@ -178,7 +188,11 @@ pub async fn run_event_handler_with<P: Projection>(
         EventConsumer {
             projection,
             projector,
-            reactions: bus.clone().map(|bus| Reactor { store, bus }),
+            reactions: bus.clone().map(|bus| Reactor {
+                store: store.clone(),
+                bus,
+            }),
+            store,
         },
     );
     let mut checks = vec![
@@ -201,6 +215,61 @@ struct EventConsumer<P> {
     projection: P,
     projector: Projector<MongoReadModelStore>,
     reactions: Option<Reactor>,
+    store: MongoReadModelStore,
+}
+
+/// Runs the hooks of `event` that have not succeeded for it before, in order, marking each
+/// done when it returns `Ok`.
+async fn run_hooks(
+    store: &MongoReadModelStore,
+    projection: &str,
+    event: &RawEnvelope,
+    calls: Vec<HookCall<'_>>,
+) -> Result<(), HandleOutcome> {
+    let id = event.meta.message_id;
+    let retry = |e: String| HandleOutcome::Retry {
+        delay: None,
+        error: Some(e),
+    };
+    for call in calls {
+        let hook = call.name;
+        match store.hook_ran(projection, hook, id).await {
+            Ok(true) => {
+                tracing::debug!(hook, "hook ran before");
+                continue;
+            }
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "read-model store unavailable; retrying the event");
+                return Err(retry(e.to_string()));
+            }
+        }
+        match tokio::time::timeout(call.timeout, call.run).await {
+            Ok(Ok(())) => {
+                if let Err(e) = store.mark_hook_ran(projection, hook, id).await {
+                    tracing::warn!(hook, error = %e, "hook done but not marked; retrying the event");
+                    return Err(retry(e.to_string()));
+                }
+                tracing::debug!(hook, "hook done");
+            }
+            Ok(Err(HookError::Retry(e))) => {
+                tracing::warn!(hook, error = %e, "hook failed; retrying the event");
+                return Err(retry(format!("hook `{hook}`: {e}")));
+            }
+            Ok(Err(HookError::Reject(e))) => {
+                tracing::error!(hook, error = %e, "hook rejected the event; dead-lettering it");
+                return Err(HandleOutcome::DeadLetter {
+                    reason: format!("hook `{hook}` rejected the event: {e}"),
+                });
+            }
+            Err(_) => {
+                let e = format!("hook `{hook}` took longer than {:?}", call.timeout);
+                tracing::warn!(hook, "{e}; retrying the event");
+                return Err(retry(e));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Sends the reactions of events, once per event as far as a marker can tell.
@@ -270,9 +339,9 @@ impl<P: Projection> MessageHandler for EventConsumer<P> {
                 Some(_) => self.projection.reactions(&msg)?,
                 None => Vec::new(),
             };
-            Ok((u, r))
+            Ok((u, r, self.projection.hooks(&msg)?))
         });
-        let (updates, reactions) = match decoded {
+        let (updates, reactions, hooks) = match decoded {
             Ok(d) => d,
             Err(e) => {
                 tracing::error!(error = %e, "undecodable event; dead-lettering it");
@@ -295,6 +364,12 @@ impl<P: Projection> MessageHandler for EventConsumer<P> {
                 if let (Some(reactor), false) = (&self.reactions, reactions.is_empty())
                     && let Err(outcome) =
                         reactor.send(self.projection.name(), &msg, &reactions).await
+                {
+                    return outcome;
+                }
+                if !hooks.is_empty()
+                    && let Err(outcome) =
+                        run_hooks(&self.store, self.projection.name(), &msg, hooks).await
                 {
                     return outcome;
                 }

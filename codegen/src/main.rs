@@ -269,6 +269,7 @@ fn generate(root: &Path, check: bool) -> Result<ExitCode, String> {
         .iter()
         .filter(|(p, _)| !root.join(p).exists())
         .collect();
+    hook_crate_dependencies(root, model);
     if check {
         let mut stale = output.stale(&dir).map_err(|e| e.to_string())?;
         stale.extend(
@@ -298,6 +299,31 @@ fn generate(root: &Path, check: bool) -> Result<ExitCode, String> {
         println!("wrote the starter {path}: implement its hooks (the build fails until you do)");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Warns about an existing hooks crate that lacks a generated package its hooks now need (the
+/// starter is written once, so a hook added later to the catalog does not update it).
+fn hook_crate_dependencies(root: &Path, model: &codegen::model::Model) {
+    use codegen::emit::rust::hooks::{HOOKS_DIR, dependencies, dependency_line};
+    for ctx in model.contexts.iter().filter(|c| c.has_hooks_crate()) {
+        let path = format!("{HOOKS_DIR}/{}/Cargo.toml", ctx.name);
+        let Ok(text) = std::fs::read_to_string(root.join(&path)) else {
+            continue;
+        };
+        for dep in dependencies(ctx) {
+            let declared = text.lines().any(|l| {
+                l.trim_start().starts_with(&format!("{dep} "))
+                    || l.trim_start().starts_with(&format!("{dep}="))
+            });
+            if !declared {
+                eprintln!(
+                    "warning: {path} does not depend on `{dep}`, which the hooks of `{}` need; add under [dependencies]:\n  {}",
+                    ctx.name,
+                    dependency_line(&dep)
+                );
+            }
+        }
+    }
 }
 
 /// `changelog`: the Markdown history of the catalog, to `out` or standard output.

@@ -223,6 +223,8 @@ fn rust_emitters_snapshots() {
                 "read-models"
             } else if path.ends_with("machine.rs") {
                 "saga-machine"
+            } else if path.ends_with("reactions.rs") || path.ends_with("event_hooks.rs") {
+                "reactions"
             } else if path.ends_with("wiring.rs")
                 || path.ends_with("Cargo.toml") && path.contains("-command-handler")
             {

@@ -53,7 +53,11 @@ impl Impact {
             i.process(process_package(&name.context, Process::CommandApi));
         }
         for ctx in &model.contexts {
-            if ctx.policies.iter().any(|p| &p.send.command == name) {
+            if ctx
+                .policies
+                .iter()
+                .any(|p| p.command().is_some_and(|c| &c.command == name))
+            {
                 i.merge(Impact::event_handler(model, &ctx.name));
             }
         }

@@ -127,6 +127,17 @@ impl Context {
             })
         })
     }
+
+    /// Every hook run for events by the policies of the context, with its policy.
+    pub fn event_hooks(&self) -> impl Iterator<Item = (&Policy, &EventHook)> {
+        self.policies.iter().filter_map(|p| Some((p, p.hook()?)))
+    }
+
+    /// Whether the context has a hand-written hooks crate (`hooks/<context>/`): some rule or
+    /// policy names a hook.
+    pub fn has_hooks_crate(&self) -> bool {
+        self.hooks().next().is_some() || self.event_hooks().next().is_some()
+    }
 }
 
 /// The type of an aggregate id.
@@ -286,7 +297,7 @@ pub struct Publication {
     pub values: Vec<(String, SourceExpr)>,
 }
 
-/// A policy: on an event, send a command, without state of its own.
+/// A policy: on an event, send a command or run a hand-written hook, without state of its own.
 #[derive(Clone, Debug)]
 pub struct Policy {
     /// Name (PascalCase); part of the id of every command it sends.
@@ -295,8 +306,47 @@ pub struct Policy {
     pub description: Option<String>,
     /// The event it reacts to (a domain or public event of any context).
     pub on: MessageName,
-    /// The command, its target and field values over `event.*` and `meta.*`.
-    pub send: SagaCommand,
+    /// What it does.
+    pub action: PolicyAction,
+}
+
+/// What a policy does with its event.
+#[derive(Clone, Debug)]
+pub enum PolicyAction {
+    /// Sends the command (its target and field values over `event.*` and `meta.*`).
+    Send(Box<SagaCommand>),
+    /// Runs the hand-written hook.
+    Hook(EventHook),
+}
+
+/// A hand-written hook run for an event by the EventHandler.
+#[derive(Clone, Debug)]
+pub struct EventHook {
+    /// The method of the context's event-hooks trait (snake_case).
+    pub name: String,
+    /// How long one run may take before it counts as a failed attempt.
+    pub timeout: std::time::Duration,
+}
+
+/// The timeout of an event hook whose policy names none.
+pub const DEFAULT_HOOK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+impl Policy {
+    /// The command the policy sends, if it sends one.
+    pub fn command(&self) -> Option<&SagaCommand> {
+        match &self.action {
+            PolicyAction::Send(c) => Some(c),
+            PolicyAction::Hook(_) => None,
+        }
+    }
+
+    /// The hook the policy runs, if it runs one.
+    pub fn hook(&self) -> Option<&EventHook> {
+        match &self.action {
+            PolicyAction::Hook(h) => Some(h),
+            PolicyAction::Send(_) => None,
+        }
+    }
 }
 
 /// How one field changes.

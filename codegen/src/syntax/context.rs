@@ -37,7 +37,8 @@ pub struct ContextFile {
     /// one domain event and published by the EventHandler on the context's public exchange.
     #[serde(default)]
     pub public_events: NamedMap<Loc<PublicEventDef>>,
-    /// Policies: "on event X, send command C", run by the EventHandler without saga state.
+    /// Policies: "on event X, send command C" or "on event X, run hand-written hook H", run by
+    /// the EventHandler without saga state.
     #[serde(default)]
     pub policies: NamedMap<Loc<PolicyDef>>,
 }
@@ -444,7 +445,8 @@ pub struct PublicEventDef {
     pub with: NamedMap<Loc<String>>,
 }
 
-/// A policy: when event `on` happens, send a command (no state is kept between events).
+/// A policy: when event `on` happens, send a command or run a hand-written hook (no state is
+/// kept between events). Exactly one of `send` and `hook`.
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyDef {
@@ -454,7 +456,15 @@ pub struct PolicyDef {
     /// The event: `Event` of this context or `context.Event` (a domain or public event).
     pub on: Loc<String>,
     /// The command to send.
-    pub send: Loc<PolicySendDef>,
+    #[serde(default)]
+    pub send: Option<Loc<PolicySendDef>>,
+    /// The hand-written hook to run (snake_case method name; implemented in `hooks/<context>/`).
+    #[serde(default)]
+    pub hook: Option<Loc<String>>,
+    /// How long one run of the hook may take before it counts as a failed attempt (default
+    /// `30s`); only with `hook`.
+    #[serde(default)]
+    pub timeout: Option<Loc<String>>,
 }
 
 /// The command a policy sends.

@@ -180,6 +180,8 @@ fn orders_are_confirmed_or_cancelled_through_the_saga_with_status_tracing_and_me
         ("shipping-command-handler", "shipping.ScheduleShipment"),
         ("order-fulfillment-saga", "shipping.ShipmentScheduled"),
         ("ordering-command-handler", "ordering.ConfirmOrder"),
+        // shipping's public event, published by its EventHandler, reaches ordering's policies.
+        ("ordering-event-handler", "shipping.ShipmentBooked"),
     ] {
         wait_for(
             Duration::from_secs(10),
@@ -193,6 +195,28 @@ fn orders_are_confirmed_or_cancelled_through_the_saga_with_status_tracing_and_me
             },
         );
     }
+
+    // The hand-written event hook (hooks/ordering) ran once for the order, in the flow's trace.
+    let notified = || {
+        sys.logs("ordering-event-handler")
+            .into_iter()
+            .filter(|l| {
+                l["fields"]["message"] == "customer notified of shipment"
+                    && l["fields"]["order_id"] == order.as_str()
+            })
+            .collect::<Vec<_>>()
+    };
+    let lines = wait_for(WAIT, "the customer notified of the shipment", || {
+        let lines = notified();
+        if lines.is_empty() {
+            Err("no notification in the log".to_owned())
+        } else {
+            Ok(lines)
+        }
+    });
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let spans = lines[0]["spans"].to_string();
+    assert!(spans.contains(&cid) && spans.contains(TRACE_ID), "{spans}");
 
     // --- out of stock → cancelled (nothing to compensate) --------------------------------
     let scarce = register_product(&sys, &admin, 1);

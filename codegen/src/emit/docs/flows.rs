@@ -158,7 +158,11 @@ pub fn messages(model: &Model) -> Vec<MessageDoc<'_>> {
                 }
             }
             for other in &model.contexts {
-                if other.policies.iter().any(|p| p.send.command == name) {
+                if other
+                    .policies
+                    .iter()
+                    .any(|p| p.command().is_some_and(|c| c.command == name))
+                {
                     push_unique(&mut producers, process(&other.name, "event-handler"));
                 }
             }

@@ -6,7 +6,7 @@ use super::diagram::{Diagram, NodeKind};
 use super::flows::{Kind, process, process_of_key, saga_commands, saga_process};
 use super::{Docs, md_code_list};
 use crate::emit::EmitError;
-use crate::model::Context;
+use crate::model::{Context, PolicyAction};
 use askama::Template;
 
 fn queue_id(name: &str) -> String {
@@ -229,7 +229,7 @@ pub fn process_rows(docs: &Docs<'_>, ctx: &Context) -> Vec<ProcessRow> {
         },
         ProcessRow {
             name: process(&ctx.name, "event-handler"),
-            role: "Projects events into read models".into(),
+            role: event_handler_role(ctx),
             consumes: format!(
                 "`{}` (bound to {})",
                 t.event_queue.name,
@@ -239,7 +239,7 @@ pub fn process_rows(docs: &Docs<'_>, ctx: &Context) -> Vec<ProcessRow> {
                     md_code_list(&t.event_queue.bindings)
                 }
             ),
-            produces: "none".into(),
+            produces: event_handler_sends(docs, ctx),
             store: if read_models.is_empty() {
                 "MongoDB (no read model yet)".into()
             } else {
@@ -260,6 +260,88 @@ pub fn process_rows(docs: &Docs<'_>, ctx: &Context) -> Vec<ProcessRow> {
     ]
 }
 
+/// What the EventHandler of `ctx` does: projections, public events, policies.
+fn event_handler_role(ctx: &Context) -> String {
+    let mut jobs = vec!["Projects events into read models".to_owned()];
+    if ctx.public_events().next().is_some() {
+        jobs.push("publishes public events".into());
+    }
+    let sends = ctx
+        .policies
+        .iter()
+        .filter(|p| p.command().is_some())
+        .count();
+    if sends > 0 {
+        jobs.push(format!("sends the commands of {sends} policy(ies)"));
+    }
+    let hooks = ctx.event_hooks().count();
+    if hooks > 0 {
+        jobs.push(format!("runs {hooks} hand-written hook(s)"));
+    }
+    jobs.join("; ")
+}
+
+/// Where the EventHandler of `ctx` sends messages, Markdown.
+fn event_handler_sends(docs: &Docs<'_>, ctx: &Context) -> String {
+    let model = docs.model;
+    let mut out = Vec::new();
+    if ctx.public_events().next().is_some()
+        && let Some(x) = model
+            .topology
+            .context(&ctx.name)
+            .and_then(|t| t.public_exchange.as_ref())
+    {
+        out.push(format!("`{x}` (public events)"));
+    }
+    let mut queues: Vec<String> = Vec::new();
+    for c in ctx.policies.iter().filter_map(|p| p.command()) {
+        if let Some(t) = model.topology.context(&c.command.context)
+            && !queues.contains(&t.command_queue.name)
+        {
+            queues.push(t.command_queue.name.clone());
+        }
+    }
+    out.extend(queues.iter().map(|q| format!("`{q}` (policy commands)")));
+    if out.is_empty() {
+        "none".into()
+    } else {
+        out.join(", ")
+    }
+}
+
+/// A policy row of a context section.
+pub struct PolicyRow {
+    /// Policy name.
+    pub name: String,
+    /// The event it reacts to.
+    pub on: String,
+    /// What it does, Markdown.
+    pub does: String,
+}
+
+/// The policy rows of one context.
+pub fn policy_rows(ctx: &Context) -> Vec<PolicyRow> {
+    ctx.policies
+        .iter()
+        .map(|p| PolicyRow {
+            name: p.name.clone(),
+            on: p.on.to_string(),
+            does: match &p.action {
+                PolicyAction::Send(c) => format!(
+                    "sends `{}` to `{}` (id derived from the event's)",
+                    c.command, c.to.source
+                ),
+                PolicyAction::Hook(h) => format!(
+                    "runs hook `{}` (hand-written, `hooks/{}/`; until it succeeds once per event, {} per run)",
+                    h.name,
+                    ctx.name,
+                    super::saga_diagram::duration(h.timeout)
+                ),
+            },
+        })
+        .collect()
+}
+
 /// A context section.
 pub struct ContextMap {
     /// Context name.
@@ -268,6 +350,10 @@ pub struct ContextMap {
     pub description: String,
     /// Process rows.
     pub processes: Vec<ProcessRow>,
+    /// Policy rows.
+    pub policies: Vec<PolicyRow>,
+    /// The EventHandler process that runs the policies.
+    pub event_handler: String,
     /// Mermaid flowchart.
     pub mermaid: String,
 }
@@ -331,6 +417,8 @@ pub fn render(docs: &Docs<'_>) -> Result<String, EmitError> {
             name: c.name.clone(),
             description: c.description.clone().unwrap_or_default(),
             processes: process_rows(docs, c),
+            policies: policy_rows(c),
+            event_handler: process(&c.name, "event-handler"),
             mermaid: context_diagram(docs, c).mermaid_flowchart(),
         })
         .collect();

@@ -4,6 +4,7 @@
 
 pub mod contracts;
 pub mod defaults;
+pub mod event_hooks;
 pub mod hooks;
 pub mod names;
 pub mod processes;
@@ -188,6 +189,7 @@ pub fn emit(model: &Model, options: &RustOptions, out: &mut Output) -> Result<()
     for ctx in &model.contexts {
         contracts_crate(ctx, options, out)?;
         read_models_crate(model, ctx, options, out)?;
+        event_hooks::emit(ctx, options, out)?;
         for p in Process::ALL {
             process_crate(model, ctx, p, options, out)?;
         }
@@ -340,7 +342,7 @@ fn process_crate(
         let rm = names::read_models_package(&ctx.name);
         path_deps.push((rm.clone(), format!("../{rm}")));
     }
-    let reacts = p == Process::EventHandler && reactions::any(ctx);
+    let reacts = p == Process::EventHandler && reactions::module_needed(ctx);
     if reacts {
         for dep in contracts_deps(reactions::contexts(model, ctx)) {
             if !path_deps.contains(&dep) {
@@ -348,7 +350,12 @@ fn process_crate(
             }
         }
     }
-    if p == Process::CommandHandler && ctx.hooks().next().is_some() {
+    let event_hooks = p == Process::EventHandler && ctx.event_hooks().next().is_some();
+    if event_hooks {
+        let api = names::event_hooks_package(&ctx.name);
+        path_deps.push((api.clone(), format!("../{api}")));
+    }
+    if (p == Process::CommandHandler && ctx.hooks().next().is_some()) || event_hooks {
         let hooks = names::hooks_package(&ctx.name);
         path_deps.push((hooks, format!("{TO_ROOT}/hooks/{}", ctx.name)));
     }

@@ -68,6 +68,28 @@ pub fn hooks_package(context: &str) -> String {
     format!("{}-hooks", context.to_kebab_case())
 }
 
+/// Package name of the generated crate holding a context's event-hooks trait
+/// (`ordering-event-hooks-api`; the `-api` keeps it apart from the hooks crate of a context
+/// named `ordering_event`).
+pub fn event_hooks_package(context: &str) -> String {
+    format!("{}-event-hooks-api", context.to_kebab_case())
+}
+
+/// Crate identifier of [`event_hooks_package`].
+pub fn event_hooks_crate(context: &str) -> Ident {
+    ident(&format!("{}_event_hooks_api", context.to_snake_case()))
+}
+
+/// The event-hooks trait of a context.
+pub fn event_hooks_trait(context: &str) -> Ident {
+    ident(&format!("{}EventHooks", context.to_upper_camel_case()))
+}
+
+/// Crate identifier of a context's hand-written hooks crate.
+pub fn hooks_crate(context: &str) -> Ident {
+    ident(&format!("{}_hooks", context.to_snake_case()))
+}
+
 /// Module of an aggregate in its contracts crate.
 pub fn aggregate_module(aggregate: &str) -> Ident {
     ident(&aggregate_module_name(aggregate))

@@ -181,6 +181,23 @@ pub fn wiring(model: &Model, ctx: &Context, process: Process) -> TokenStream {
             } else {
                 quote!()
             };
+            let (fields, value, hook_method) = if ctx.event_hooks().next().is_some() {
+                let hooks = super::names::hooks_crate(&ctx.name);
+                (
+                    quote!({
+                        /// The hand-written event hooks.
+                        hooks: #hooks::Hooks,
+                    }),
+                    quote!(ReadModels { hooks: #hooks::Hooks }),
+                    quote! {
+                        fn hooks<'a>(&'a self, event: &'a RawEnvelope) -> Result<Vec<runtime::hook::HookCall<'a>>, DecodeError> {
+                            crate::reactions::hooks(&self.hooks, event)
+                        }
+                    },
+                )
+            } else {
+                (quote!(;), quote!(ReadModels), quote!())
+            };
             quote! {
                 //! Wiring of the EventHandler: every event of the subscribed contexts, projected into MongoDB in order, once.
 
@@ -193,7 +210,7 @@ pub fn wiring(model: &Model, ctx: &Context, process: Process) -> TokenStream {
                 #info
 
                 /// The read models of the context.
-                pub struct ReadModels;
+                pub struct ReadModels #fields
 
                 impl Projection for ReadModels {
                     fn name(&self) -> &'static str {
@@ -212,13 +229,14 @@ pub fn wiring(model: &Model, ctx: &Context, process: Process) -> TokenStream {
                         #read_models::COLLECTIONS
                     }
                     #reaction_methods
+                    #hook_method
                 }
 
                 /// Runs the process until Ctrl-C or SIGTERM.
                 #[tokio::main]
                 pub async fn main() -> ExitCode {
                     let result = match topology_from_json(TOPOLOGY) {
-                        Ok(topology) => run_event_handler(INFO, topology, ReadModels).await,
+                        Ok(topology) => run_event_handler(INFO, topology, #value).await,
                         Err(e) => Err(e),
                     };
                     main_exit(result)

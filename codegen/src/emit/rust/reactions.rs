@@ -1,5 +1,6 @@
 //! The reactions module of a context's EventHandler crate: the public events it publishes
-//! for its domain events and the commands its policies send (see `runtime::reaction`).
+//! for its domain events, the commands its policies send (see `runtime::reaction`) and the
+//! hand-written hooks its policies run (see `runtime::hook`).
 
 use super::contracts::{reads_meta_field, roots};
 use super::names::{contracts_crate, ident};
@@ -10,9 +11,14 @@ use crate::model::{Context, Field, MessageName, Model, SourceExpr};
 use proc_macro2::TokenStream;
 use quote::quote;
 
-/// Whether the EventHandler of `ctx` has reactions (public events or policies).
+/// Whether the EventHandler of `ctx` sends messages (public events or policy commands).
 pub fn any(ctx: &Context) -> bool {
-    ctx.public_events().next().is_some() || !ctx.policies.is_empty()
+    ctx.public_events().next().is_some() || ctx.policies.iter().any(|p| p.command().is_some())
+}
+
+/// Whether the EventHandler of `ctx` has a reactions module: it sends messages or runs hooks.
+pub fn module_needed(ctx: &Context) -> bool {
+    any(ctx) || ctx.event_hooks().next().is_some()
 }
 
 /// The contexts whose contracts the reactions module uses.
@@ -29,9 +35,11 @@ pub fn contexts(model: &Model, ctx: &Context) -> Vec<String> {
     }
     for p in &ctx.policies {
         out.push(p.on.context.clone());
-        out.push(p.send.command.context.clone());
-        fields.extend(model.event(&p.on).map(|e| e.fields.as_slice()));
-        fields.extend(model.command(&p.send.command).map(|c| c.fields.as_slice()));
+        if let Some(send) = p.command() {
+            out.push(send.command.context.clone());
+            fields.extend(model.event(&p.on).map(|e| e.fields.as_slice()));
+            fields.extend(model.command(&send.command).map(|c| c.fields.as_slice()));
+        }
     }
     for f in fields.into_iter().flatten() {
         rust_type::referenced_contexts(&f.ty, &mut out);
@@ -92,11 +100,11 @@ pub fn module(model: &Model, ctx: &Context) -> TokenStream {
             },
         );
     }
-    for policy in &ctx.policies {
-        let cmd = &policy.send.command;
+    for (policy, send) in ctx.policies.iter().filter_map(|p| Some((p, p.command()?))) {
+        let cmd = &send.command;
         let krate = contracts_crate(&cmd.context);
         let name = ident(&cmd.name);
-        let fields = policy.send.values.iter().map(|(f, v)| {
+        let fields = send.values.iter().map(|(f, v)| {
             let f = ident(f);
             let v = es.value(&v.expr);
             quote!(#f: #v)
@@ -104,7 +112,7 @@ pub fn module(model: &Model, ctx: &Context) -> TokenStream {
         let target = model
             .command(cmd)
             .and_then(|c| model.context(&cmd.context)?.aggregate(&c.aggregate));
-        let to = &policy.send.to.expr;
+        let to = &send.to.expr;
         let to = match target.map(|a| a.id) {
             Some(crate::model::IdType::String) => es.value(to),
             _ => {
@@ -114,8 +122,8 @@ pub fn module(model: &Model, ctx: &Context) -> TokenStream {
         };
         let policy_name = &policy.name;
         let target_ctx = &cmd.context;
-        let mut exprs: Vec<&SourceExpr> = vec![&policy.send.to];
-        exprs.extend(policy.send.values.iter().map(|(_, v)| v));
+        let mut exprs: Vec<&SourceExpr> = vec![&send.to];
+        exprs.extend(send.values.iter().map(|(_, v)| v));
         push(
             &mut by_event,
             policy.on.clone(),
@@ -190,28 +198,50 @@ pub fn module(model: &Model, ctx: &Context) -> TokenStream {
             }
         }
     };
+    let react = any(ctx).then(|| {
+        quote! {
+            /// The messages `envelope` causes (none for an event without reactions).
+            pub fn react(envelope: &RawEnvelope) -> ::std::result::Result<::std::vec::Vec<Reaction>, DecodeError> {
+                #body
+            }
+
+            /// A reaction, or the encoding error as a [`DecodeError`] of the event.
+            fn encoded(
+                reaction: runtime::serde_json::Result<Reaction>,
+                envelope: &RawEnvelope,
+            ) -> ::std::result::Result<Reaction, DecodeError> {
+                reaction.map_err(|source| DecodeError::InvalidPayload {
+                    message_type: envelope.meta.message_type.clone(),
+                    source,
+                })
+            }
+        }
+    });
+    let hooks = ctx
+        .event_hooks()
+        .next()
+        .is_some()
+        .then(|| super::event_hooks::calls(ctx));
+    let reaction_use = react.is_some().then(|| {
+        quote!(
+            use runtime::reaction::Reaction;
+        )
+    });
+    let hook_use = hooks.is_some().then(|| {
+        quote!(
+            use runtime::hook::{EventContext, HookCall};
+        )
+    });
     quote! {
         //! Reactions of the EventHandler: the public events it publishes for domain events of
-        //! the context, and the commands its policies send.
+        //! the context, the commands its policies send and the hooks they run.
 
         use runtime::message::DecodeError;
-        use runtime::reaction::Reaction;
+        #reaction_use
+        #hook_use
         use runtime::RawEnvelope;
 
-        /// The messages `envelope` causes (none for an event without reactions).
-        pub fn react(envelope: &RawEnvelope) -> ::std::result::Result<::std::vec::Vec<Reaction>, DecodeError> {
-            #body
-        }
-
-        /// A reaction, or the encoding error as a [`DecodeError`] of the event.
-        fn encoded(
-            reaction: runtime::serde_json::Result<Reaction>,
-            envelope: &RawEnvelope,
-        ) -> ::std::result::Result<Reaction, DecodeError> {
-            reaction.map_err(|source| DecodeError::InvalidPayload {
-                message_type: envelope.meta.message_type.clone(),
-                source,
-            })
-        }
+        #react
+        #hooks
     }
 }

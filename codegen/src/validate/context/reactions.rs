@@ -3,16 +3,16 @@
 //! command C").
 
 use super::super::evolution::MessageEvolution;
-use super::super::names::check_pascal;
+use super::super::names::{check_pascal, check_snake};
 use super::super::{ExprSite, Validator, field_types, meta_fields, scope};
 use crate::diagnostic::suggest;
 use crate::model::expr::Root;
 use crate::model::{
-    Aggregate, Context, Event, Field, MessageName, Policy, Publication, SagaCommand, SourceExpr,
-    Type,
+    Aggregate, Context, DEFAULT_HOOK_TIMEOUT, Event, EventHook, Field, MessageName, Policy,
+    PolicyAction, Publication, SagaCommand, SourceExpr, Type,
 };
 use crate::source::FileId;
-use crate::syntax::context::{ContextFile, PolicyDef, PublicEventDef};
+use crate::syntax::context::{ContextFile, PolicyDef, PolicySendDef, PublicEventDef};
 use crate::syntax::{Loc, NamedMap, Pos};
 use std::rc::Rc;
 
@@ -133,7 +133,46 @@ impl Validator<'_> {
                 out.push(p);
             }
         }
+        self.hook_names_once(file, cf);
         out
+    }
+
+    /// Reports a hook name used twice in a context: every hook is one method of the hooks
+    /// crate's `Hooks`, whether a rule or a policy names it.
+    fn hook_names_once(&mut self, file: FileId, cf: &ContextFile) {
+        let mut seen: Vec<(String, String)> = Vec::new();
+        let rules = cf.commands.iter().flat_map(|(cmd, def)| {
+            def.value.rules.iter().filter_map(move |r| {
+                let hook = r.value.hook.as_ref()?;
+                Some((
+                    hook,
+                    r.pos,
+                    format!("rule `{}` of `{}`", r.value.name.value, cmd.value),
+                ))
+            })
+        });
+        let policies = cf.policies.iter().filter_map(|(name, def)| {
+            let hook = def.value.hook.as_ref()?;
+            Some((hook, def.pos, format!("policy `{}`", name.value)))
+        });
+        let all: Vec<_> = rules.chain(policies).collect();
+        for (hook, pos, user) in all {
+            match seen.iter().find(|(h, _)| *h == hook.value) {
+                Some((_, first)) => {
+                    let d = self.error_at(
+                        file,
+                        hook,
+                        pos,
+                        format!(
+                            "hook `{}` of {user} is also the hook of {first}: each hook is one method of the context's hooks",
+                            hook.value
+                        ),
+                    );
+                    d.help = Some("give each rule and policy its own hook name".into());
+                }
+                None => seen.push((hook.value.clone(), user)),
+            }
+        }
     }
 
     fn policy(
@@ -146,7 +185,86 @@ impl Validator<'_> {
     ) -> Option<Policy> {
         let ctx = cf.context.value.as_str();
         let (ev_ctx, event) = self.resolve_event(file, ctx, &def.value.on, contexts)?;
-        let send = &def.value.send;
+        let action = match (&def.value.send, &def.value.hook) {
+            (Some(send), None) => {
+                if let Some(t) = &def.value.timeout {
+                    self.error_at(
+                        file,
+                        t,
+                        def.pos,
+                        format!(
+                            "policy `{}` sends a command: `timeout` applies to a `hook` only",
+                            name.value
+                        ),
+                    );
+                    return None;
+                }
+                PolicyAction::Send(Box::new(
+                    self.policy_command(file, ctx, send, &ev_ctx, event, contexts)?,
+                ))
+            }
+            (None, Some(hook)) => {
+                if !self.check_name(file, hook, def.pos, check_snake(&hook.value, "hook name")) {
+                    return None;
+                }
+                let timeout = match &def.value.timeout {
+                    Some(t) => self.duration(file, t, def.pos)?,
+                    None => DEFAULT_HOOK_TIMEOUT,
+                };
+                PolicyAction::Hook(EventHook {
+                    name: hook.value.clone(),
+                    timeout,
+                })
+            }
+            (Some(_), Some(hook)) => {
+                self.error_at(
+                    file,
+                    hook,
+                    def.pos,
+                    format!(
+                        "policy `{}` has both `send` and `hook`: a policy does one thing, declare two policies",
+                        name.value
+                    ),
+                );
+                return None;
+            }
+            (None, None) => {
+                let d = self.error_at(
+                    file,
+                    name,
+                    def.pos,
+                    format!(
+                        "policy `{}` needs `send` (a command) or `hook` (hand-written)",
+                        name.value
+                    ),
+                );
+                d.help = Some(
+                    "write `send: { command: C, to: <expression> }` or `hook: method_name`".into(),
+                );
+                return None;
+            }
+        };
+        Some(Policy {
+            name: name.value.clone(),
+            description: def.value.description.clone(),
+            on: MessageName {
+                context: ev_ctx,
+                name: event.name.clone(),
+            },
+            action,
+        })
+    }
+
+    /// The command a policy sends for `event` (of context `ev_ctx`).
+    fn policy_command(
+        &mut self,
+        file: FileId,
+        ctx: &str,
+        send: &Loc<PolicySendDef>,
+        ev_ctx: &str,
+        event: &Event,
+        contexts: &[Context],
+    ) -> Option<SagaCommand> {
         let (cmd_ctx, cmd_name) = match send.value.command.value.split_once('.') {
             Some((c, n)) => (c, n),
             None => (ctx, send.value.command.value.as_str()),
@@ -203,25 +321,17 @@ impl Validator<'_> {
                 fallback: send.pos,
             },
             event,
-            &ev_ctx,
+            ev_ctx,
             event_id,
             ctx,
         );
-        Some(Policy {
-            name: name.value.clone(),
-            description: def.value.description.clone(),
-            on: MessageName {
-                context: ev_ctx,
-                name: event.name.clone(),
+        Some(SagaCommand {
+            command: MessageName {
+                context: cmd_ctx.to_owned(),
+                name: cmd.name.clone(),
             },
-            send: SagaCommand {
-                command: MessageName {
-                    context: cmd_ctx.to_owned(),
-                    name: cmd.name.clone(),
-                },
-                to: to?,
-                values: values?,
-            },
+            to: to?,
+            values: values?,
         })
     }
 

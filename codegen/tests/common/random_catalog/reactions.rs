@@ -1,5 +1,5 @@
 //! Public events mapped from domain events, and policies that send a command of any context
-//! when an event (domain or public) arrives.
+//! or run a hand-written hook when an event (domain or public) arrives.
 
 use super::*;
 
@@ -97,6 +97,26 @@ impl Gen<'_> {
                 break;
             }
             let (ev_ctx, ev, ev_agg) = self.rng.pick(&events).clone();
+            let on = json!(if ev_ctx == ctx.name && self.rng.chance(60) {
+                ev.name.clone()
+            } else {
+                format!("{ev_ctx}.{}", ev.name)
+            });
+            if self.rng.chance(35) {
+                // A hand-written hook (the starter, implemented: it succeeds).
+                let name = self.fresh(&mut ctx, "Hooked");
+                let mut def = Map::new();
+                def.insert("on".into(), on);
+                def.insert("hook".into(), json!(format!("run_{}", snake(&name))));
+                if self.rng.chance(30) {
+                    def.insert(
+                        "timeout".into(),
+                        json!(*self.rng.pick(&["250ms", "5s", "2m"])),
+                    );
+                }
+                docs.insert(name, Value::Object(def));
+                continue;
+            }
             let (cmd_ctx, cmd, cmd_agg) = self.rng.pick(&commands).clone();
             let sources: Vec<(&str, &[F])> = vec![("event", &ev.fields[..])];
             let id_ty = match cmd_agg.id {
@@ -148,14 +168,7 @@ impl Gen<'_> {
             if self.rng.chance(30) {
                 def.insert("description".into(), json!("Reacts with `a` command."));
             }
-            def.insert(
-                "on".into(),
-                json!(if ev_ctx == ctx.name && self.rng.chance(60) {
-                    ev.name.clone()
-                } else {
-                    format!("{ev_ctx}.{}", ev.name)
-                }),
-            );
+            def.insert("on".into(), on);
             def.insert("send".into(), Value::Object(send));
             docs.insert(name, Value::Object(def));
         }

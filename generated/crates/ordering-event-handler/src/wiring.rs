@@ -21,7 +21,11 @@ pub const INFO: ProcessInfo = ProcessInfo {
 /// The RabbitMQ topology of the whole system, generated from the catalog.
 const TOPOLOGY: &str = include_str!("../../../topology.json");
 /// The read models of the context.
-pub struct ReadModels;
+pub struct ReadModels {
+    /// The hand-written event hooks.
+    hooks: ordering_hooks::Hooks,
+}
+
 impl Projection for ReadModels {
     fn name(&self) -> &'static str {
         "ordering-read-models"
@@ -62,13 +66,28 @@ impl Projection for ReadModels {
     ) -> Result<Vec<runtime::reaction::Reaction>, DecodeError> {
         crate::reactions::react(event)
     }
+    fn hooks<'a>(
+        &'a self,
+        event: &'a RawEnvelope,
+    ) -> Result<Vec<runtime::hook::HookCall<'a>>, DecodeError> {
+        crate::reactions::hooks(&self.hooks, event)
+    }
 }
 
 /// Runs the process until Ctrl-C or SIGTERM.
 #[tokio::main]
 pub async fn main() -> ExitCode {
     let result = match topology_from_json(TOPOLOGY) {
-        Ok(topology) => run_event_handler(INFO, topology, ReadModels).await,
+        Ok(topology) => {
+            run_event_handler(
+                    INFO,
+                    topology,
+                    ReadModels {
+                        hooks: ordering_hooks::Hooks,
+                    },
+                )
+                .await
+        }
         Err(e) => Err(e),
     };
     main_exit(result)

@@ -350,6 +350,11 @@ impl<A: AggregateRoot, S: StateStore> AggregateCommandHandler<A, S> {
             command_id: meta.message_id,
             outcome_message: outcome.to_envelope(meta),
             outcome,
+            voided: meta
+                .voids
+                .iter()
+                .map(|id| CommandOutcome::voided(*id, meta))
+                .collect(),
         })
     }
 }

@@ -33,6 +33,12 @@ pub struct Metadata {
     pub aggregate_version: Option<i64>,
     /// W3C trace context (`traceparent` header), when the flow is traced.
     pub traceparent: Option<String>,
+    /// Ids of commands this command makes void (commands only; empty for most): a saga's
+    /// compensation lists every command the step it undoes may have sent. The CommandHandler
+    /// records them as processed, with the outcome `voided`, in the transaction of this
+    /// command, so one that arrives later (from a retry tier, a slow replica) does nothing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub voids: Vec<Uuid>,
 }
 
 impl Metadata {
@@ -50,6 +56,7 @@ impl Metadata {
             aggregate_id: None,
             aggregate_version: None,
             traceparent: None,
+            voids: Vec::new(),
         }
     }
 
@@ -72,6 +79,7 @@ impl Metadata {
                 .traceparent
                 .as_deref()
                 .map(|p| crate::observability::child_traceparent(Some(p))),
+            voids: Vec::new(),
         }
     }
 }

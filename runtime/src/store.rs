@@ -142,7 +142,28 @@ pub struct CommandOutcome {
     pub aggregate_version: Option<i64>,
 }
 
+/// The rejection code of a command voided before it arrived (see [`Metadata::voids`]).
+pub const VOIDED: &str = "voided";
+
 impl CommandOutcome {
+    /// The outcome stored for command `command_id`, voided by the command `by` before it was
+    /// handled: rejected with code [`VOIDED`], no events. The voided command, when it arrives,
+    /// finds this marker and does nothing.
+    pub fn voided(command_id: Uuid, by: &Metadata) -> Self {
+        Self {
+            command_id,
+            correlation_id: by.correlation_id,
+            status: CommandStatus::Rejected,
+            code: Some(VOIDED.to_owned()),
+            message: Some(format!(
+                "voided by {} {} before it arrived (a compensation of the step that sent it)",
+                by.message_type, by.message_id
+            )),
+            event_ids: Vec::new(),
+            aggregate_version: None,
+        }
+    }
+
     /// The outcome message for the outbox: type [`OUTCOME_MESSAGE_TYPE`], caused by the
     /// command (same correlation, tenant, user), deterministic id derived from the command id,
     /// `aggregate_id` of the command's target.
@@ -180,6 +201,10 @@ pub struct Commit {
     /// The outcome message appended to the outbox after the events (see
     /// [`CommandOutcome::to_envelope`]).
     pub outcome_message: RawEnvelope,
+    /// Markers written with the command's for the commands it voids (see
+    /// [`Metadata::voids`] and [`CommandOutcome::voided`]), each unless its command has a
+    /// marker already (it was processed, or voided before).
+    pub voided: Vec<CommandOutcome>,
 }
 
 impl Commit {
@@ -290,6 +315,7 @@ impl StoreError {
 ///     command_id: cmd.message_id,
 ///     outcome_message: outcome.to_envelope(&cmd),
 ///     outcome,
+///     voided: vec![],
 /// };
 /// store.commit(commit.clone()).await.unwrap();
 /// assert_eq!(store.load(&key).await.unwrap().unwrap().version, 1);

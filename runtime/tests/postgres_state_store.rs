@@ -252,7 +252,68 @@ fn commit_from(mem: &runtime::memory::state::MemoryStateStore, expected_version:
         command_id: outcome.command_id,
         outcome,
         outcome_message: outcome_msg,
+        voided: vec![],
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_voided_command_does_nothing_whenever_it_arrives() {
+    let db = TestDb::new("pg_voids").await;
+    let h = Arc::new(AggregateCommandHandler::<Account, _>::new(
+        PgStateStore::new(db.pool.clone()),
+        (),
+    ));
+    h.handle(command("acme", "a1", AccountCommand::Open { initial: 0 }))
+        .await
+        .unwrap();
+    // A deposit that took effect, one still in flight, and a "compensation" voiding both.
+    let done = command("acme", "a1", AccountCommand::Deposit { amount: 5 });
+    let late = command("acme", "a1", AccountCommand::Deposit { amount: 7 });
+    let done_outcome = h.handle(done.clone()).await.unwrap();
+    let mut undo = command("acme", "a1", AccountCommand::Deposit { amount: 0 });
+    undo.meta.voids = vec![done.meta.message_id, late.meta.message_id];
+    h.handle(undo.clone()).await.unwrap();
+    // The processed one keeps its outcome; the late one finds a `voided` marker ...
+    assert_eq!(
+        h.store().processed(done.meta.message_id).await.unwrap(),
+        Some(done_outcome)
+    );
+    let voided = h.handle(late.clone()).await.unwrap();
+    assert_eq!(voided.status, CommandStatus::Rejected);
+    assert_eq!(voided.code.as_deref(), Some(runtime::store::VOIDED));
+    assert_eq!(voided.command_id, late.meta.message_id);
+    // ... and changes nothing.
+    let state = h.store().load(&key("a1")).await.unwrap().unwrap();
+    assert_eq!(state.state["balance"].as_i64(), Some(5));
+
+    // Racing: a voiding command and the command it voids, concurrently, many times; either
+    // the command ran first (and counts) or it was voided (and does not), never both.
+    let mut applied = 0;
+    for i in 0..40 {
+        let target = command("acme", "a1", AccountCommand::Deposit { amount: 1 });
+        let mut voider = command("acme", "a1", AccountCommand::Deposit { amount: 0 });
+        voider.meta.voids = vec![target.meta.message_id];
+        let (t, v) = if i % 2 == 0 {
+            let (t, v) = tokio::join!(h.handle(target.clone()), h.handle(voider));
+            (t, v)
+        } else {
+            let (v, t) = tokio::join!(h.handle(voider), h.handle(target.clone()));
+            (t, v)
+        };
+        v.unwrap();
+        let t = t.unwrap();
+        if t.status == CommandStatus::Processed {
+            applied += 1;
+        } else {
+            assert_eq!(t.code.as_deref(), Some(runtime::store::VOIDED), "{t:?}");
+        }
+        // Delivered again later, the outcome is the same.
+        assert_eq!(h.handle(target).await.unwrap(), t);
+    }
+    let state = h.store().load(&key("a1")).await.unwrap().unwrap();
+    assert_eq!(state.state["balance"].as_i64(), Some(5 + applied));
+    println!("racing: {applied} of 40 deposits ran before their voiding command");
+    db.drop_db().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

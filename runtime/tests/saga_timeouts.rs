@@ -13,6 +13,15 @@ use std::time::Duration;
 
 /// The commands sent when the first step (reserving stock) times out.
 async fn sent_after_timeout(compensate_on_timeout: bool) -> (Vec<String>, SagaDocument) {
+    let (sent, doc) = sent_envelopes_after_timeout(compensate_on_timeout).await;
+    let types = sent.into_iter().map(|m| m.meta.message_type).collect();
+    (types, doc)
+}
+
+/// The commands sent when the first step times out, whole.
+async fn sent_envelopes_after_timeout(
+    compensate_on_timeout: bool,
+) -> (Vec<runtime::RawEnvelope>, SagaDocument) {
     let mut machine: SagaMachine<OrderSaga> = saga_order::machine();
     machine.states[0].compensate_on_timeout = compensate_on_timeout;
     let store = Arc::new(MemorySagaStore::new());
@@ -23,12 +32,26 @@ async fn sent_after_timeout(compensate_on_timeout: bool) -> (Vec<String>, SagaDo
     engine.handle_event(&placed("o-1")).await.unwrap();
     clock.advance(STEP_TIMEOUT + Duration::from_secs(1));
     engine.tick().await.unwrap();
-    let types = bus
-        .sent()
-        .into_iter()
-        .map(|m| m.envelope.meta.message_type)
+    let sent = bus.sent().into_iter().map(|m| m.envelope).collect();
+    (sent, store.all().pop().expect("instance"))
+}
+
+#[tokio::test]
+async fn the_compensation_voids_every_command_the_step_may_have_sent() {
+    let (sent, doc) = sent_envelopes_after_timeout(true).await;
+    let [reserve, release] = sent.as_slice() else {
+        panic!("{sent:?}")
+    };
+    let attempts = saga_order::machine().states[0].retry.attempts();
+    let expected: Vec<uuid::Uuid> = (1..=attempts)
+        .map(|a| {
+            runtime::envelope::deterministic_id(doc.saga_id, &format!("ReservingStock/attempt-{a}"))
+        })
         .collect();
-    (types, store.all().pop().expect("instance"))
+    assert_eq!(expected[0], reserve.meta.message_id);
+    assert_eq!(release.meta.voids, expected);
+    // The step's command itself voids nothing.
+    assert!(reserve.meta.voids.is_empty());
 }
 
 #[tokio::test]

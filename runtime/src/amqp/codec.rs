@@ -25,6 +25,8 @@ pub mod headers {
     pub const CREATED_AT: &str = "x-created-at";
     /// W3C trace context.
     pub const TRACEPARENT: &str = "traceparent";
+    /// Ids of the commands a command makes void, comma-separated.
+    pub const VOIDS: &str = "x-voids";
     /// Handling attempt of this delivery, 1-based (set by the consumer's delayed retry).
     pub const ATTEMPT: &str = "x-attempt";
     /// How often the consumer deferred this message (waiting, not failing).
@@ -93,6 +95,10 @@ pub fn to_amqp(envelope: &RawEnvelope) -> Result<(Vec<u8>, BasicProperties), Wir
     }
     if let Some(t) = &m.traceparent {
         h.insert(headers::TRACEPARENT.into(), long(t));
+    }
+    if !m.voids.is_empty() {
+        let ids: Vec<String> = m.voids.iter().map(Uuid::to_string).collect();
+        h.insert(headers::VOIDS.into(), long(&ids.join(",")));
     }
     let mut props = BasicProperties::default()
         .with_content_type("application/json".into())
@@ -202,6 +208,19 @@ pub fn from_parts(props: &BasicProperties, body: &[u8]) -> Result<RawEnvelope, W
             None => return Err(WireError::Missing("timestamp property")),
         },
     };
+    let voids = match header_str(props, headers::VOIDS) {
+        Some(list) => list
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                Uuid::parse_str(s).map_err(|e| WireError::Invalid {
+                    field: "x-voids",
+                    message: format!("{s:?}: {e}"),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+        None => Vec::new(),
+    };
     let payload: serde_json::Value =
         serde_json::from_slice(body).map_err(|e| WireError::Body(e.to_string()))?;
     Ok(RawEnvelope {
@@ -217,6 +236,7 @@ pub fn from_parts(props: &BasicProperties, body: &[u8]) -> Result<RawEnvelope, W
             aggregate_id: header_str(props, headers::AGGREGATE_ID),
             aggregate_version: header_int(props, headers::AGGREGATE_VERSION),
             traceparent: header_str(props, headers::TRACEPARENT),
+            voids,
         },
         payload,
     })
@@ -257,6 +277,7 @@ mod tests {
         meta.aggregate_version = Some(3);
         meta.schema_version = 2;
         meta.traceparent = Some(crate::observability::new_traceparent());
+        meta.voids = vec![Uuid::new_v4(), Uuid::new_v4()];
         Envelope {
             meta,
             payload: serde_json::json!({ "order_id": "order-1", "lines": [1, 2] }),
@@ -281,6 +302,20 @@ mod tests {
             env.meta.causation_id.map(|c| c.to_string())
         );
         assert_eq!(from_parts(&props, &body).unwrap(), env);
+    }
+
+    #[test]
+    fn a_bad_void_list_is_a_poison_message() {
+        let env = sample();
+        let (body, props) = to_amqp(&env).unwrap();
+        let props = with_header(&props, headers::VOIDS, long("not-a-uuid"));
+        assert!(matches!(
+            from_parts(&props, &body),
+            Err(WireError::Invalid {
+                field: "x-voids",
+                ..
+            })
+        ));
     }
 
     #[test]

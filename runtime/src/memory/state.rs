@@ -108,6 +108,9 @@ impl StateStore for MemoryStateStore {
                 .insert(commit.key.clone(), StoredState { state, version });
         }
         inner.processed.insert(commit.command_id, commit.outcome);
+        for voided in commit.voided {
+            inner.processed.entry(voided.command_id).or_insert(voided);
+        }
         for (destination, context, envelope) in rows {
             inner.next_outbox_id += 1;
             let id = inner.next_outbox_id;

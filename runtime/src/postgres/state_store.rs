@@ -17,12 +17,14 @@ use uuid::Uuid;
 ///    command was processed (by an earlier delivery or a concurrent handler, whose commit this
 ///    insert waited for): the transaction is rolled back and the stored outcome returned as
 ///    [`StoreError::AlreadyProcessed`];
-/// 2. the snapshot: `INSERT .. ON CONFLICT DO NOTHING` for version 0, otherwise
+/// 2. the markers of the commands it voids (`ON CONFLICT DO NOTHING`: one processed before
+///    keeps its outcome);
+/// 3. the snapshot: `INSERT .. ON CONFLICT DO NOTHING` for version 0, otherwise
 ///    `UPDATE .. WHERE version = $expected`; no row changed means
 ///    [`StoreError::VersionConflict`]. A commit without a new state (a rejection) reads the
 ///    version `FOR SHARE`, so it waits for a concurrent writer and never commits a decision
 ///    based on a stale version;
-/// 3. the outbox rows (events, then the outcome), in order, and `pg_notify('outbox', context)`.
+/// 4. the outbox rows (events, then the outcome), in order, and `pg_notify('outbox', context)`.
 ///
 /// Because a commit holds the snapshot's row lock until it commits, outbox ids of the accepted
 /// events of one aggregate increase in version order.
@@ -90,6 +92,17 @@ impl PgStateStore {
             let Json(outcome): Json<CommandOutcome> =
                 row.try_get("outcome").map_err(store_error)?;
             return Err(StoreError::AlreadyProcessed(Box::new(outcome)));
+        }
+        for voided in &commit.voided {
+            sqlx::query(
+                "INSERT INTO processed_commands (command_id, outcome) VALUES ($1, $2) \
+                 ON CONFLICT (command_id) DO NOTHING",
+            )
+            .bind(voided.command_id)
+            .bind(Json(voided))
+            .execute(&mut **tx)
+            .await
+            .map_err(store_error)?;
         }
 
         let version = commit.new_version();

@@ -549,7 +549,19 @@ where
                 continue;
             };
             let id = deterministic_id(doc.saga_id, &format!("compensate/{step}"));
+            // Every command the step may have sent (each attempt of each visit) is voided by
+            // the compensation: one still in flight (a retry tier, a slow handler) then does
+            // nothing when it arrives after it.
+            let attempts = self.state(&step)?.retry.attempts();
+            let saga_id = doc.saga_id;
+            let mut voids = Vec::new();
+            for v in 1..=self.visit(doc, &step).max(1) {
+                voids.extend((1..=attempts).map(|a| attempt_id(saga_id, &step, v, a)));
+            }
             self.push_command(doc, data, &spec, id, cause, now);
+            if let Some(sent) = doc.pending.last_mut() {
+                sent.envelope.meta.voids = voids;
+            }
             doc.compensations.push(CompensationRecord {
                 step,
                 command_id: id,
@@ -618,16 +630,12 @@ where
         now: DateTime<Utc>,
     ) {
         if let Some(spec) = &state.command {
-            // The first visit keeps the ids of machines without loops.
-            let id = match self.visit(doc, state.name) {
-                0 | 1 => {
-                    deterministic_id(doc.saga_id, &format!("{}/attempt-{attempt}", state.name))
-                }
-                v => deterministic_id(
-                    doc.saga_id,
-                    &format!("{}/visit-{v}/attempt-{attempt}", state.name),
-                ),
-            };
+            let id = attempt_id(
+                doc.saga_id,
+                state.name,
+                self.visit(doc, state.name),
+                attempt,
+            );
             self.push_command(doc, data, spec, id, cause, now);
         }
         if let Some(timeout) = state.timeout {
@@ -814,6 +822,15 @@ where
         record_saga_finished(self.machine.name, end);
         tracing::info!(saga = self.machine.name, saga_id = %doc.saga_id, status = ?doc.status,
             step = %doc.current_step, "saga instance ended");
+    }
+}
+
+/// The id of attempt `attempt` of the command of `state` in visit `visit`; the first visit
+/// keeps the ids of machines without loops.
+fn attempt_id(saga_id: Uuid, state: &str, visit: u32, attempt: u32) -> Uuid {
+    match visit {
+        0 | 1 => deterministic_id(saga_id, &format!("{state}/attempt-{attempt}")),
+        v => deterministic_id(saga_id, &format!("{state}/visit-{v}/attempt-{attempt}")),
     }
 }
 

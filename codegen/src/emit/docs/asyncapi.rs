@@ -42,6 +42,7 @@ pub fn headers_schema() -> Value {
             "x-aggregate-id": {"type": "string", "description": "Target or source aggregate id."},
             "x-aggregate-version": {"type": "integer", "description": "Aggregate version after the event."},
             "traceparent": {"type": "string", "description": "W3C trace context."},
+            "x-voids": {"type": "string", "description": "Commands only: comma-separated ids of the commands this one makes void (a saga's compensation lists the attempts of the step it undoes)."},
             "x-attempt": {"type": "integer", "minimum": 1, "description": "Handling attempt, set by delayed retries."}
         },
         "required": ["x-tenant-id", "x-schema-version", "x-created-at"]

@@ -249,7 +249,7 @@ pub fn transition_rows(saga: &Saga) -> Vec<TransitionRow> {
     for s in &saga.states {
         let timeouts = s.on_timeout.iter().map(|t| {
             let also = if t.compensate && s.compensate_on_timeout && s.compensation.is_some() {
-                "; this step is undone too, as its command may still take effect"
+                "; this step is undone too, as its command may still take effect, and its compensation voids every attempt still in flight"
             } else {
                 ""
             };

@@ -42,6 +42,8 @@ pub mod amqp;
 pub mod http;
 #[cfg(feature = "mongo")]
 pub mod mongo;
+#[cfg(feature = "otlp")]
+pub mod otlp;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 

@@ -29,6 +29,9 @@ pub enum ObservabilityError {
     /// A global subscriber is already installed.
     #[error("a global tracing subscriber is already installed")]
     AlreadyInitialised,
+    /// OTLP export was asked for (`OTEL_EXPORTER_OTLP_ENDPOINT`) and cannot start.
+    #[error("{0}")]
+    Otlp(String),
 }
 
 /// Installs the global tracing subscriber: `RUST_LOG` filter (default `info`), text or JSON
@@ -50,17 +53,32 @@ pub fn init_tracing_with_filter(
         directives: directives.to_owned(),
         message: e.to_string(),
     })?;
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let _ = SERVICE_NAME.set(service_name.to_owned());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    let result = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder
+    let fmt = match format {
+        LogFormat::Text => tracing_subscriber::fmt::layer().boxed(),
+        LogFormat::Json => tracing_subscriber::fmt::layer()
             .json()
             .with_current_span(true)
             .with_span_list(true)
-            .try_init(),
+            .boxed(),
     };
-    result.map_err(|_| ObservabilityError::AlreadyInitialised)
+    let registry = tracing_subscriber::registry().with(filter).with(fmt);
+    #[cfg(feature = "otlp")]
+    let registry =
+        registry.with(crate::otlp::layer(service_name).map_err(ObservabilityError::Otlp)?);
+    registry
+        .try_init()
+        .map_err(|_| ObservabilityError::AlreadyInitialised)
+}
+
+/// Exports the spans still buffered when OTLP export is on (feature `otlp`); a no-op
+/// otherwise. Called by [`crate::process::main_exit`].
+pub fn shutdown_tracing() {
+    #[cfg(feature = "otlp")]
+    crate::otlp::shutdown();
 }
 
 /// The service name given to [`init_tracing`] (empty before).
@@ -93,8 +111,12 @@ pub fn message_span(envelope: &RawEnvelope) -> tracing::Span {
         aggregate_id = tracing::field::Empty,
         trace_id = tracing::field::Empty,
     );
-    if let Some(t) = m.traceparent.as_deref().and_then(trace_id) {
-        span.record("trace_id", t);
+    if let Some(tp) = m.traceparent.as_deref() {
+        if let Some(t) = trace_id(tp) {
+            span.record("trace_id", t);
+        }
+        #[cfg(feature = "otlp")]
+        crate::otlp::set_parent(&span, tp);
     }
     if let Some(c) = m.causation_id {
         span.record("causation_id", tracing::field::display(c));
@@ -128,9 +150,15 @@ pub fn new_traceparent() -> String {
 }
 
 /// A child of `parent` (same trace id and flags, new span id), or a new trace when `parent`
-/// is missing or malformed.
+/// is missing or malformed. With OTLP export on (feature `otlp`), the new span id is the
+/// current span's, when it belongs to the same trace (any trace when `parent` is missing), so
+/// the exported spans link up.
 pub fn child_traceparent(parent: Option<&str>) -> String {
     let Some(parent) = parent else {
+        #[cfg(feature = "otlp")]
+        if let Some(tp) = crate::otlp::current_traceparent(None) {
+            return tp;
+        }
         return new_traceparent();
     };
     let parts: Vec<&str> = parent.split('-').collect();
@@ -141,6 +169,11 @@ pub fn child_traceparent(parent: Option<&str>) -> String {
         && hex(parts[2], 16)
         && hex(parts[3], 2)
     {
+        // With spans exported, the child names the current (exported) span as its parent.
+        #[cfg(feature = "otlp")]
+        if let Some(tp) = crate::otlp::current_traceparent(Some(parts[1])) {
+            return tp;
+        }
         let span = &uuid::Uuid::new_v4().simple().to_string()[..16];
         format!("{}-{}-{span}-{}", parts[0], parts[1], parts[3])
     } else {

@@ -308,11 +308,23 @@ async fn accept<C: Command + Validate>(
     }
     // W3C trace context: a child of the caller's `traceparent`, or a new trace when it is
     // missing or malformed (as the W3C spec asks, a bad header is ignored, not refused).
-    meta.traceparent = Some(crate::observability::child_traceparent(
-        headers
-            .get(TRACEPARENT_HEADER)
-            .and_then(|v| v.to_str().ok()),
-    ));
+    // With OTLP export on, the request gets an exported span of its own (a child of the
+    // caller's), which the command's `traceparent` then names.
+    let incoming = headers
+        .get(TRACEPARENT_HEADER)
+        .and_then(|v| v.to_str().ok());
+    let request_span = tracing::info_span!(
+        "command_api",
+        service = crate::observability::service_name(),
+        command = C::TYPE,
+        correlation_id = %meta.correlation_id,
+    );
+    #[cfg(feature = "otlp")]
+    if let Some(tp) = incoming {
+        crate::otlp::set_parent(&request_span, tp);
+    }
+    meta.traceparent =
+        Some(request_span.in_scope(|| crate::observability::child_traceparent(incoming)));
     meta.user_id = Some(principal.user_id.clone());
     meta.aggregate_id = Some(aggregate_id.clone());
     let payload = serde_json::to_value(&command)

@@ -369,6 +369,12 @@ pub async fn shutdown_signal() {
 /// );
 /// ```
 pub fn main_exit(result: Result<(), ProcessError>) -> ExitCode {
+    let code = exit_code(result);
+    crate::observability::shutdown_tracing();
+    code
+}
+
+fn exit_code(result: Result<(), ProcessError>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -453,7 +453,7 @@ fn saga_crate(
         name: &package,
         description: toml_string(&format!("The orchestrator of the `{}` saga.", s.name)),
         runtime: options.runtime.toml_keys(TO_ROOT),
-        features: vec!["amqp", "mongo", "http"],
+        features: vec!["amqp", "mongo", "http", "otlp"],
         path_deps,
         registry_deps: vec![SERDE, TOKIO],
     };

@@ -163,12 +163,13 @@ impl Process {
 
     /// The runtime features the process links.
     pub fn features(self) -> &'static [&'static str] {
+        // `otlp` everywhere: span export is switched on at run time, by the environment.
         match self {
-            Process::CommandApi => &["auth", "amqp"],
-            Process::CommandHandler => &["amqp", "postgres", "http"],
+            Process::CommandApi => &["auth", "amqp", "otlp"],
+            Process::CommandHandler => &["amqp", "postgres", "http", "otlp"],
             // `postgres` for `rebuild`, which replays the events retained in the outboxes.
-            Process::EventHandler => &["amqp", "mongo", "http", "postgres"],
-            Process::QueryApi => &["auth", "mongo"],
+            Process::EventHandler => &["amqp", "mongo", "http", "postgres", "otlp"],
+            Process::QueryApi => &["auth", "mongo", "otlp"],
         }
     }
 }

@@ -111,11 +111,11 @@ pub fn message_span(envelope: &RawEnvelope) -> tracing::Span {
         aggregate_id = tracing::field::Empty,
         trace_id = tracing::field::Empty,
     );
+    if let Some(t) = m.traceparent.as_deref().and_then(trace_id) {
+        span.record("trace_id", t);
+    }
+    #[cfg(feature = "otlp")]
     if let Some(tp) = m.traceparent.as_deref() {
-        if let Some(t) = trace_id(tp) {
-            span.record("trace_id", t);
-        }
-        #[cfg(feature = "otlp")]
         crate::otlp::set_parent(&span, tp);
     }
     if let Some(c) = m.causation_id {

@@ -11,6 +11,30 @@ use std::time::Duration;
 /// The tenant of every test message.
 pub const TENANT: &str = "acme";
 
+/// An `OrderPlaced` of the example: `quantity` units of `product` paid by card, shipped to a
+/// fixed address.
+pub fn order_placed(
+    product: uuid::Uuid,
+    quantity: i32,
+    unit_price: i64,
+) -> ordering_contracts::order::OrderPlaced {
+    ordering_contracts::order::OrderPlaced {
+        customer_id: "alice".into(),
+        product_id: product,
+        quantity,
+        unit_price,
+        total: i64::from(quantity) * unit_price,
+        payment_method: payments_contracts::types::PaymentMethod::Card,
+        shipping_address: ordering_contracts::types::Address {
+            recipient: "Ada".into(),
+            street: "1 Loop".into(),
+            city: "London".into(),
+            postal_code: "NW1 6XE".into(),
+            country: "GB".into(),
+        },
+    }
+}
+
 /// An envelope of a generated message about `aggregate_id`: a new flow when `parent` is
 /// `None`, otherwise caused by `parent`.
 pub fn envelope<T: Message>(

@@ -8,9 +8,6 @@
 
 use inventory_contracts::product::RegisterProduct;
 use order_fulfillment_saga::machine::machine;
-use ordering_contracts::order::OrderPlaced;
-use ordering_contracts::types::Address;
-use payments_contracts::types::PaymentMethod;
 use runtime::RawEnvelope;
 use runtime::command_handler::CommandHandler;
 use runtime::memory::state::MemoryStateStore;
@@ -18,7 +15,7 @@ use runtime::saga::SagaStatus;
 use runtime::store::{AggregateKey, StateStore};
 use std::sync::Arc;
 use std::time::Duration;
-use system_tests::{Sim, envelope};
+use system_tests::{Sim, envelope, order_placed};
 use uuid::Uuid;
 
 const STOCK: i64 = 10;
@@ -28,21 +25,7 @@ const STOCK: i64 = 10;
 async fn timed_out_reservation(product: Uuid) -> Vec<RawEnvelope> {
     let sim = Sim::new(machine());
     let order = Uuid::new_v4();
-    let placed = OrderPlaced {
-        customer_id: "alice".into(),
-        product_id: product,
-        quantity: 2,
-        unit_price: 100,
-        total: 200,
-        payment_method: PaymentMethod::Card,
-        shipping_address: Address {
-            recipient: "Ada".into(),
-            street: "1 Loop".into(),
-            city: "London".into(),
-            postal_code: "NW1 6XE".into(),
-            country: "GB".into(),
-        },
-    };
+    let placed = order_placed(product, 2, 100);
     sim.feed(&envelope(&placed, &order.to_string(), None)).await;
     sim.run_timers(Duration::from_secs(1), Duration::from_secs(15 * 60))
         .await;

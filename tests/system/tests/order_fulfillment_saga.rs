@@ -3,8 +3,6 @@
 
 use inventory_contracts::product::{StockReservationFailed, StockReserved};
 use order_fulfillment_saga::machine::machine;
-use ordering_contracts::order::OrderPlaced;
-use ordering_contracts::types::Address;
 use payments_contracts::payment::{PaymentCharged, PaymentDeclined};
 use payments_contracts::types::PaymentMethod;
 use runtime::RawEnvelope;
@@ -14,7 +12,7 @@ use serde_json::json;
 use shipping_contracts::shipment::ShipmentScheduled;
 use shipping_contracts::types::Carrier;
 use std::time::Duration;
-use system_tests::{Sim, envelope};
+use system_tests::{Sim, envelope, order_placed};
 use uuid::Uuid;
 
 struct Order {
@@ -26,21 +24,7 @@ struct Order {
 fn place(quantity: i32, unit_price: i64) -> Order {
     let id = Uuid::new_v4();
     let product = Uuid::new_v4();
-    let placed = OrderPlaced {
-        customer_id: "alice".into(),
-        product_id: product,
-        quantity,
-        unit_price,
-        total: i64::from(quantity) * unit_price,
-        payment_method: PaymentMethod::Card,
-        shipping_address: Address {
-            recipient: "Ada".into(),
-            street: "1 Loop".into(),
-            city: "London".into(),
-            postal_code: "NW1 6XE".into(),
-            country: "GB".into(),
-        },
-    };
+    let placed = order_placed(product, quantity, unit_price);
     Order {
         id,
         product,

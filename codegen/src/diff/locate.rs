@@ -11,6 +11,8 @@
 //! | `ctx.aggregates.A`, `.id`, `.statuses.s`, `.state.f` | an aggregate, its id type, statuses and state fields |
 //! | `ctx.commands.C.fields.f`, `ctx.events.E.fields.f` | messages and their fields |
 //! | `ctx.read_models.R`, `.key`, `.fields.f`, `.from.ctx.E` | read models, their key, fields and projections |
+//! | `ctx.events.P.from` | the domain event a public event is mapped from |
+//! | `ctx.policies.P`, `.on` | policies and their event |
 //! | `@sagas.S`, `.start`, `.correlation`, `.initial`, `.data.f`, `.states.X`, `.states.X.timeout`, `.states.X.retry`, `.states.X.send`, `.states.X.compensate_with`, `.states.X.on.ctx.E`, `.states.X.on_timeout` | sagas |
 //! | `@topology`, `@topology.naming.t`, `@topology.defaults.s`, `@topology.processes.p`, `@topology.processes.p.s` | topology settings |
 //!
@@ -117,6 +119,17 @@ impl Locator {
             let at = format!("{c}.events.{}", name.value);
             self.put(file, at.clone(), name.pos);
             self.fields(file, &format!("{at}.fields"), &e.fields);
+        }
+        for (name, e) in ctx.public_events.iter() {
+            let at = format!("{c}.events.{}", name.value);
+            self.put(file, at.clone(), name.pos);
+            self.put(file, format!("{at}.from"), e.from.pos);
+            self.fields(file, &format!("{at}.fields"), &e.fields);
+        }
+        for (name, p) in ctx.policies.iter() {
+            let at = format!("{c}.policies.{}", name.value);
+            self.put(file, at.clone(), name.pos);
+            self.put(file, format!("{at}.on"), p.on.pos);
         }
         for (name, rm) in ctx.read_models.iter() {
             let at = format!("{c}.read_models.{}", name.value);

@@ -25,6 +25,7 @@ pub mod fields;
 pub mod impact;
 pub mod kind;
 pub mod locate;
+mod policy;
 mod read_model;
 pub mod report;
 mod saga;
@@ -158,6 +159,7 @@ pub fn compare(before: Catalog<'_>, after: Catalog<'_>) -> Vec<Finding> {
     types::compare(&mut cx);
     storage::compare(&mut cx);
     read_model::compare(&mut cx);
+    policy::compare(&mut cx);
     saga::compare(&mut cx);
     topology::compare(&mut cx);
     let mut out = cx.out;

@@ -189,6 +189,9 @@ pub mod names {
     pub const MESSAGES_RETRIED_TOTAL: &str = "messages_retried_total";
     /// Counter `{queue, type, reason}`: messages dead-lettered by the consumer.
     pub const MESSAGES_DEAD_LETTERED_TOTAL: &str = "messages_dead_lettered_total";
+    /// Counter `{table}`: bookkeeping deleted by retention (`processed_commands`, `outbox`,
+    /// `reaction_markers`).
+    pub const RETENTION_DELETED_TOTAL: &str = "retention_deleted_total";
     /// Histogram `{queue, type}`: handler duration in seconds.
     pub const HANDLER_DURATION_SECONDS: &str = "handler_duration_seconds";
     /// Gauge `{queue}`: messages ready in a queue.

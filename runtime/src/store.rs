@@ -26,8 +26,9 @@ pub const DEFAULT_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
 pub const DEFAULT_RETENTION_EVERY: Duration = Duration::from_secs(3600);
 
 /// How long a state store keeps its bookkeeping — processed-command markers and published
-/// outbox rows — and how often older ones are deleted (`PROCESSED_COMMAND_RETENTION`,
-/// `OUTBOX_RETENTION`, `RETENTION_INTERVAL`; see `crate::postgres::run_retention`).
+/// outbox rows — and an EventHandler its reaction and hook markers, and how often older ones
+/// are deleted (`PROCESSED_COMMAND_RETENTION`, `OUTBOX_RETENTION`,
+/// `REACTION_MARKER_RETENTION`, `RETENTION_INTERVAL`; see `crate::postgres::run_retention`).
 ///
 /// A marker is what makes a redelivered command a no-op: a command redelivered after its
 /// marker was deleted would be handled again. Keep [`Retention::processed_commands`] well
@@ -38,6 +39,8 @@ pub struct Retention {
     pub processed_commands: Duration,
     /// Age after which a published outbox row is deleted (unpublished rows never are).
     pub published_outbox: Duration,
+    /// Age after which an EventHandler's reaction and hook markers are deleted (MongoDB).
+    pub reaction_markers: Duration,
     /// How often the deletion runs (the first run is right after startup).
     pub every: Duration,
 }
@@ -47,6 +50,7 @@ impl Default for Retention {
         Self {
             processed_commands: DEFAULT_RETENTION,
             published_outbox: DEFAULT_RETENTION,
+            reaction_markers: DEFAULT_RETENTION,
             every: DEFAULT_RETENTION_EVERY,
         }
     }

@@ -78,3 +78,44 @@ async fn mongo_unique_index_is_per_tenant() {
     assert!(s.write(vec![user("t1", "u2")]).await.is_err());
     drop(&s).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_reaction_and_hook_markers_are_purged_young_ones_kept() {
+    use std::time::Duration;
+    use uuid::Uuid;
+    let s = store("mongo_marker_retention").await;
+    let (old, young) = (Uuid::new_v4(), Uuid::new_v4());
+    s.mark_reacted("p", old).await.unwrap();
+    s.mark_hook_ran("p", "mail", old).await.unwrap();
+    s.mark_reacted("other", old).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    s.mark_reacted("p", young).await.unwrap();
+    s.mark_hook_ran("p", "mail", young).await.unwrap();
+    // Older than 200 ms: the first two of projection `p`, in batches of one.
+    assert_eq!(
+        s.purge_markers("p", Duration::from_millis(200), 1)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        s.purge_markers("p", Duration::from_millis(200), 10)
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(!s.reacted("p", old).await.unwrap());
+    assert!(!s.hook_ran("p", "mail", old).await.unwrap());
+    assert!(s.reacted("p", young).await.unwrap());
+    assert!(s.hook_ran("p", "mail", young).await.unwrap());
+    // Another projection's markers are its own business.
+    assert!(s.reacted("other", old).await.unwrap());
+    // A long retention deletes nothing.
+    assert_eq!(
+        s.purge_markers("p", Duration::from_secs(3600), 10)
+            .await
+            .unwrap(),
+        0
+    );
+    drop(&s).await;
+}

@@ -114,6 +114,7 @@ async fn one_command_end_to_end_through_every_runner() {
         processed_commands: Duration::from_secs(2),
         published_outbox: Duration::from_secs(2),
         every: Duration::from_millis(200),
+        ..runtime::store::Retention::default()
     });
     let command_handler = Running::start(
         "command-handler",

@@ -1,9 +1,11 @@
 //! Markers of the EventHandler's side effects in the `_watermarks` collection: that the
 //! reactions of an event were sent, that a hook ran for an event. Each is one document whose
-//! `_id` names the projection, the kind and the event; a read-model rebuild keeps them.
+//! `_id` names the projection, the kind and the event, with the time it was written (`at`); a
+//! read-model rebuild keeps them, [`MongoReadModelStore::purge_markers`] deletes old ones.
 
 use super::read_model::{MongoReadModelStore, store_error};
 use crate::read_model::{ReadModelError, WATERMARKS};
+use futures_util::TryStreamExt;
 use mongodb::bson::doc;
 use uuid::Uuid;
 
@@ -59,11 +61,50 @@ impl MongoReadModelStore {
         Ok(found.is_some())
     }
 
+    /// Deletes the reaction and hook markers of `projection` written more than `age` ago (at
+    /// most `batch` per call); returns how many. An event redelivered after its markers were
+    /// deleted sends its reactions and runs its hooks again, so keep `age` well above the
+    /// longest redelivery delay.
+    pub async fn purge_markers(
+        &self,
+        projection: &str,
+        age: std::time::Duration,
+        batch: usize,
+    ) -> Result<u64, ReadModelError> {
+        let cutoff = chrono::Utc::now()
+            - chrono::Duration::from_std(age).unwrap_or(chrono::Duration::days(365 * 100));
+        let cutoff = mongodb::bson::DateTime::from_millis(cutoff.timestamp_millis());
+        let filter = doc! { "reactions": projection, "at": { "$lt": cutoff } };
+        let ids: Vec<mongodb::bson::Bson> = self
+            .collection(WATERMARKS)
+            .find(filter)
+            .projection(doc! { "_id": 1 })
+            .limit(i64::try_from(batch).unwrap_or(i64::MAX))
+            .await
+            .map_err(store_error)?
+            .try_collect::<Vec<_>>()
+            .await
+            .map_err(store_error)?
+            .into_iter()
+            .filter_map(|d| d.get("_id").cloned())
+            .collect();
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let deleted = self
+            .collection(WATERMARKS)
+            .delete_many(doc! { "_id": { "$in": ids } })
+            .await
+            .map_err(store_error)?;
+        Ok(deleted.deleted_count)
+    }
+
     async fn mark(&self, id: &str, projection: &str) -> Result<(), ReadModelError> {
+        let now = mongodb::bson::DateTime::from_millis(chrono::Utc::now().timestamp_millis());
         self.collection(WATERMARKS)
             .update_one(
                 doc! { "_id": id },
-                doc! { "$set": { "reactions": projection } },
+                doc! { "$set": { "reactions": projection, "at": now } },
             )
             .upsert(true)
             .await

@@ -10,7 +10,7 @@ use std::future::Future;
 use std::time::Duration;
 
 /// Counter: rows deleted by retention, labelled `table` (`processed_commands`, `outbox`).
-pub const RETENTION_DELETED_METRIC: &str = "retention_deleted_total";
+pub const RETENTION_DELETED_METRIC: &str = crate::observability::names::RETENTION_DELETED_TOTAL;
 /// Rows deleted per statement.
 pub const DEFAULT_RETENTION_BATCH: i64 = 5_000;
 

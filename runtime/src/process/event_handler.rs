@@ -11,6 +11,7 @@ use crate::message::DecodeError;
 use crate::mongo::MongoReadModelStore;
 use crate::reaction::Reaction;
 use crate::read_model::{DocumentUpdate, IndexSpec, ProjectOutcome, Projector};
+use crate::store::Retention;
 use crate::topology::Topology;
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -87,6 +88,10 @@ pub trait Projection: Send + Sync + 'static {
     fn reactions(&self, event: &RawEnvelope) -> Result<Vec<Reaction>, DecodeError> {
         let _ = event;
         Ok(Vec::new())
+    }
+    /// Whether any event has hooks (the process then deletes old hook markers).
+    fn has_hooks(&self) -> bool {
+        false
     }
     /// The hand-written hooks `event` triggers, run after its reactions (see
     /// [`crate::hook`]); a [`DecodeError`] dead-letters the event. A rebuild never calls it.
@@ -180,6 +185,18 @@ pub async fn run_event_handler_with<P: Projection>(
         |p, (event, aggregate)| p.with_event_source(*event, *aggregate),
     );
 
+    if projection.has_reactions() || projection.has_hooks() {
+        let (stop, store, retention) = (
+            process.stop.wait(),
+            store.clone(),
+            process.options.retention,
+        );
+        let name = projection.name();
+        process.spawn("marker-retention", async move {
+            run_marker_retention(store, name, retention, stop).await;
+            Ok(())
+        });
+    }
     let ready = Arc::new(AtomicBool::new(false));
     let consumer = support::consumer(&process, &topology, &queue, ready.clone())?;
     support::spawn_consumer(
@@ -209,6 +226,46 @@ pub async fn run_event_handler_with<P: Projection>(
     let result = process.run().await;
     support::close_mongo(db).await;
     result
+}
+
+/// Markers deleted per round of [`run_marker_retention`].
+const MARKER_PURGE_BATCH: usize = 5_000;
+
+/// Deletes the reaction and hook markers of `projection` older than
+/// [`Retention::reaction_markers`] every [`Retention::every`] until `shutdown`, counting them in
+/// `retention_deleted_total{table="reaction_markers"}`; a failed round is logged and tried again
+/// at the next one.
+async fn run_marker_retention(
+    store: MongoReadModelStore,
+    projection: &'static str,
+    retention: Retention,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    loop {
+        loop {
+            match store
+                .purge_markers(projection, retention.reaction_markers, MARKER_PURGE_BATCH)
+                .await
+            {
+                Ok(n) => {
+                    metrics::counter!(crate::observability::names::RETENTION_DELETED_TOTAL, "table" => "reaction_markers")
+                        .increment(n);
+                    if n < MARKER_PURGE_BATCH as u64 {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "deleting old reaction markers failed; trying again later");
+                    break;
+                }
+            }
+        }
+        tokio::select! {
+            _ = &mut shutdown => return,
+            _ = tokio::time::sleep(retention.every) => {}
+        }
+    }
 }
 
 struct EventConsumer<P> {

@@ -504,8 +504,9 @@ impl RunOptions {
     /// Options from the process environment: [`ServiceConfig::from_env_with`] over
     /// [`ProcessInfo::default_config`], plus `SAGA_TICK_MS` and `SAGA_RECOVER_MS`
     /// (milliseconds, at least 1) and `SAGA_TIME_SCALE` for saga processes, and
-    /// `PROCESSED_COMMAND_RETENTION`, `OUTBOX_RETENTION` and `RETENTION_INTERVAL` (durations
-    /// such as `7d`, `12h`, `30min`) for command handlers.
+    /// `PROCESSED_COMMAND_RETENTION`, `OUTBOX_RETENTION`, `REACTION_MARKER_RETENTION` and
+    /// `RETENTION_INTERVAL` (durations such as `7d`, `12h`, `30min`) for command and event
+    /// handlers.
     pub fn from_env(info: &ProcessInfo) -> Result<Self, ProcessError> {
         let config = ServiceConfig::from_env_with(info.default_config()?)?;
         let mut options = Self::new(config);
@@ -520,6 +521,9 @@ impl RunOptions {
         }
         if let Some(d) = env_duration("OUTBOX_RETENTION")? {
             options.retention.published_outbox = d;
+        }
+        if let Some(d) = env_duration("REACTION_MARKER_RETENTION")? {
+            options.retention.reaction_markers = d;
         }
         if let Some(d) = env_duration("RETENTION_INTERVAL")? {
             options.retention.every = d;

@@ -190,6 +190,9 @@ pub fn wiring(model: &Model, ctx: &Context, process: Process) -> TokenStream {
                     }),
                     quote!(ReadModels { hooks: #hooks::Hooks }),
                     quote! {
+                        fn has_hooks(&self) -> bool {
+                            true
+                        }
                         fn hooks<'a>(&'a self, event: &'a RawEnvelope) -> Result<Vec<runtime::hook::HookCall<'a>>, DecodeError> {
                             crate::reactions::hooks(&self.hooks, event)
                         }

@@ -66,6 +66,9 @@ impl Projection for ReadModels {
     ) -> Result<Vec<runtime::reaction::Reaction>, DecodeError> {
         crate::reactions::react(event)
     }
+    fn has_hooks(&self) -> bool {
+        true
+    }
     fn hooks<'a>(
         &'a self,
         event: &'a RawEnvelope,

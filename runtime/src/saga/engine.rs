@@ -552,11 +552,16 @@ where
             // Every command the step may have sent (each attempt of each visit) is voided by
             // the compensation: one still in flight (a retry tier, a slow handler) then does
             // nothing when it arrives after it.
+            // Newest visit first, at most MAX_VOIDS ids (a header must fit in one AMQP frame).
             let attempts = self.state(&step)?.retry.attempts();
             let saga_id = doc.saga_id;
             let mut voids = Vec::new();
-            for v in 1..=self.visit(doc, &step).max(1) {
+            for v in (1..=self.visit(doc, &step).max(1)).rev() {
                 voids.extend((1..=attempts).map(|a| attempt_id(saga_id, &step, v, a)));
+                if voids.len() >= MAX_VOIDS {
+                    voids.truncate(MAX_VOIDS);
+                    break;
+                }
             }
             self.push_command(doc, data, &spec, id, cause, now);
             if let Some(sent) = doc.pending.last_mut() {
@@ -824,6 +829,10 @@ where
             step = %doc.current_step, "saga instance ended");
     }
 }
+
+/// The most command ids a compensation voids (the attempts of the step's newest visits): 256
+/// ids take about 9 KB of header.
+pub const MAX_VOIDS: usize = 256;
 
 /// The id of attempt `attempt` of the command of `state` in visit `visit`; the first visit
 /// keeps the ids of machines without loops.

@@ -43,6 +43,8 @@ pub enum Literal {
     Str(String),
     /// `true` or `false`.
     Bool(bool),
+    /// `None`: no value, as the whole value of an optional field.
+    None,
 }
 
 /// Binary operators.

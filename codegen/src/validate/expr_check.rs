@@ -94,11 +94,34 @@ pub fn check(source: &str, scope: &Scope<'_>, expected: Option<&Type>) -> Checke
         }
         err
     })?;
+    if is_none(&parsed) {
+        return match expected {
+            Some(want @ Type::Optional(_)) => Ok(Expr {
+                ty: want.clone(),
+                kind: ExprKind::Lit(Literal::None),
+            }),
+            Some(want) => Err(error_at(
+                parsed.span(),
+                format!(
+                    "`None` is no value of type `{want}`: only an optional field (`T?`) may be empty"
+                ),
+            )),
+            None => Err(error_at(
+                parsed.span(),
+                "`None` needs an optional field to fill: write it as the whole value of a `T?` field",
+            )),
+        };
+    }
     let expr = Checker { scope }.expr(&parsed, expected)?;
     match expected {
         Some(want) => coerce(expr, want, parsed.span()),
         None => Ok(expr),
     }
+}
+
+/// Whether `e` is the bare path `None`.
+fn is_none(e: &syn::Expr) -> bool {
+    matches!(e, syn::Expr::Path(p) if p.qself.is_none() && p.path.is_ident("None"))
 }
 
 /// Whether two types are the same Rust type (money is an `i64`).
@@ -236,6 +259,10 @@ impl Checker<'_, '_> {
             return Err(error_at(p.span(), "generic arguments are not supported"));
         }
         match segments.as_slice() {
+            [single] if single.ident == "None" => Err(error_at(
+                single.ident.span(),
+                "`None` stands only as the whole value of an optional field; test an optional with `.is_none()` or `.is_some()`",
+            )),
             [single] => {
                 let (root, _) = self.root_fields(&single.ident)?;
                 Err(error_at(

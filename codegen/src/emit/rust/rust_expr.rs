@@ -48,6 +48,11 @@ impl ExprSite<'_> {
             }
             ExprKind::Lit(Literal::Str(s)) => quote!(#s),
             ExprKind::Lit(Literal::Bool(b)) => quote!(#b),
+            // Typed, so that a value handed to a generic (a read-model update) infers.
+            ExprKind::Lit(Literal::None) => {
+                let ty = self.site.rust_type(&e.ty);
+                quote!(<#ty>::None)
+            }
             ExprKind::Variant { ty, variant: v } => {
                 let path = self.site.type_path(ty);
                 let v = variant(v);

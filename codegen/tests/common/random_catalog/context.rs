@@ -422,6 +422,10 @@ impl Gen<'_> {
                 .value_expr(&want, &sources, ctx)
                 .or_else(|| self.meta_expr(&want, agg));
             let Some(v) = v else { continue };
+            // `None` fills an optional value, not an item to add to or remove from a list.
+            if v == "None" && op != "set" {
+                continue;
+            }
             touched.push(s.name.clone());
             apply
                 .entry(op.to_owned())

@@ -33,6 +33,9 @@ impl Gen<'_> {
         if let Some(lit) = self.literal(want, ctx) {
             candidates.push(lit);
         }
+        if matches!(want, Ty::Opt(_)) && self.rng.chance(30) {
+            candidates.push("None".into());
+        }
         if candidates.is_empty() {
             return None;
         }

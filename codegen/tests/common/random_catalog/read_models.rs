@@ -99,6 +99,10 @@ impl Gen<'_> {
                             .or_else(|| self.meta_expr(&want, agg))
                     };
                     let Some(v) = v else { continue };
+                    // `None` fills an optional value, not an item to add to or remove from a list.
+                    if v == "None" && op != "set" {
+                        continue;
+                    }
                     touched.push(f.name.clone());
                     cs.entry(op.to_owned())
                         .or_insert_with(|| json!({}))

@@ -321,6 +321,9 @@ impl runtime::AggregateRoot for Title {
                 state.status = TitleStatus::Published;
             }
             TitleEvent::TitleWithdrawn(_) => {
+                state.published_at = <::std::option::Option<
+                    runtime::chrono::DateTime<runtime::chrono::Utc>,
+                >>::None;
                 state.status = TitleStatus::Withdrawn;
             }
         }

@@ -74,6 +74,10 @@ pub fn project(
                                 "status",
                                 &publishing_contracts::types::TitleStatus::Draft,
                             ),
+                            read_model::UpdateOp::set(
+                                "withdrawn_because",
+                                &<::std::option::Option<::std::string::String>>::None,
+                            ),
                         ]),
                     ),
                 );

@@ -39,8 +39,9 @@
 //! instead. Independently, quorum work queues carry `x-delivery-limit`: a message redelivered
 //! too often (the handler crashed the process before acking, again and again) is dead-lettered
 //! by the broker itself — the backstop against poison messages that kill the consumer.
-//! Work queues use `x-dead-letter-strategy = at-least-once` (with `x-overflow = reject-publish`,
-//! which it requires), so broker-side dead-lettering cannot lose a message.
+//! Work queues and their retry tiers are quorum queues with `x-dead-letter-strategy =
+//! at-least-once` (with `x-overflow = reject-publish`, which it requires), so broker-side
+//! dead-lettering — a tier's expiry back into its work queue included — cannot lose a message.
 
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -102,7 +103,7 @@ pub struct ExchangeSpec {
 pub enum QueueKind {
     /// Replicated, durable, supports `x-delivery-limit` (work queues, dead-letter queues).
     Quorum,
-    /// Classic queue (delayed-retry tiers).
+    /// Classic queue (per-replica queues; the work queues and tiers of `queue_type: classic`).
     Classic,
 }
 
@@ -857,14 +858,18 @@ impl TopologyBuilder {
         let mut tiers = Vec::new();
         for &delay in &self.retry_delays_ms {
             let name = format!("{queue}.retry.{}", delay_label(delay));
+            // Quorum with at-least-once dead-lettering, like the work queue: a classic
+            // queue's expiry dead-letters at most once (lost when the broker stops then).
             t.queues.push(QueueSpec {
                 name: name.clone(),
-                kind: QueueKind::Classic,
+                kind: QueueKind::Quorum,
                 durable: true,
                 arguments: QueueArguments {
                     message_ttl_ms: Some(delay),
                     dead_letter_exchange: Some(String::new()),
                     dead_letter_routing_key: Some(queue.to_owned()),
+                    dead_letter_strategy: Some(DeadLetterStrategy::AtLeastOnce),
+                    overflow: Some(Overflow::RejectPublish),
                     ..Default::default()
                 },
                 per_replica: false,
@@ -1004,7 +1009,11 @@ mod tests {
             .queue("ordering.commands.retry.1m")
             .unwrap()
             .amqp_arguments();
-        assert_eq!(r["x-queue-type"], ArgumentValue::Text("classic".into()));
+        assert_eq!(r["x-queue-type"], ArgumentValue::Text("quorum".into()));
+        assert_eq!(
+            r["x-dead-letter-strategy"],
+            ArgumentValue::Text("at-least-once".into())
+        );
         assert_eq!(r["x-message-ttl"], ArgumentValue::Int(60_000));
         assert_eq!(
             r["x-dead-letter-exchange"],

@@ -5,8 +5,9 @@
 //! event (`<projection>/hook/<hook>/<event id>` in `_watermarks`) and never runs again for it,
 //! whatever happens to the event afterwards; a hook that fails makes the whole event go through
 //! the queue's retry tiers ([`HookError::Retry`], or a run longer than the hook's timeout) or
-//! straight to the dead-letter queue ([`HookError::Reject`]). Another hook of the same event
-//! that succeeded before is not run again on the retry.
+//! straight to the dead-letter queue ([`HookError::Reject`]); a hook that panics counts as a
+//! failed attempt, like any handler. Another hook of the same event that succeeded before is
+//! not run again on the retry.
 //!
 //! That is at-least-once: a process that stops between a hook's success and its marker runs
 //! the hook again with the same [`EventContext::idempotency_key`], so a hook whose side effect

@@ -216,6 +216,36 @@ pub struct QueueSpec {
 }
 
 impl QueueSpec {
+    /// The delayed-retry tier `name` of the work queue `queue`: messages wait `delay_ms`, then
+    /// go back to `queue` through the default exchange. A quorum tier (that of a quorum work
+    /// queue) dead-letters at least once; a classic queue's expiry dead-letters at most once,
+    /// and loses the message when the broker stops at that moment.
+    ///
+    /// ```
+    /// use runtime::topology::{ArgumentValue, QueueKind, QueueSpec};
+    /// let q = QueueSpec::retry_tier("shop.commands.retry.1s", 1000, "shop.commands", QueueKind::Quorum);
+    /// let args = q.amqp_arguments();
+    /// assert_eq!(args["x-dead-letter-strategy"], ArgumentValue::Text("at-least-once".into()));
+    /// assert_eq!(args["x-message-ttl"], ArgumentValue::Int(1000));
+    /// ```
+    pub fn retry_tier(name: &str, delay_ms: u32, queue: &str, kind: QueueKind) -> Self {
+        let quorum = kind == QueueKind::Quorum;
+        QueueSpec {
+            name: name.to_owned(),
+            kind,
+            durable: true,
+            arguments: QueueArguments {
+                message_ttl_ms: Some(delay_ms),
+                dead_letter_exchange: Some(String::new()),
+                dead_letter_routing_key: Some(queue.to_owned()),
+                dead_letter_strategy: quorum.then_some(DeadLetterStrategy::AtLeastOnce),
+                overflow: quorum.then_some(Overflow::RejectPublish),
+                ..Default::default()
+            },
+            per_replica: false,
+        }
+    }
+
     /// The exact AMQP arguments to declare the queue with: `x-queue-type` always, then each
     /// optional argument that is set.
     ///
@@ -858,22 +888,12 @@ impl TopologyBuilder {
         let mut tiers = Vec::new();
         for &delay in &self.retry_delays_ms {
             let name = format!("{queue}.retry.{}", delay_label(delay));
-            // Quorum with at-least-once dead-lettering, like the work queue: a classic
-            // queue's expiry dead-letters at most once (lost when the broker stops then).
-            t.queues.push(QueueSpec {
-                name: name.clone(),
-                kind: QueueKind::Quorum,
-                durable: true,
-                arguments: QueueArguments {
-                    message_ttl_ms: Some(delay),
-                    dead_letter_exchange: Some(String::new()),
-                    dead_letter_routing_key: Some(queue.to_owned()),
-                    dead_letter_strategy: Some(DeadLetterStrategy::AtLeastOnce),
-                    overflow: Some(Overflow::RejectPublish),
-                    ..Default::default()
-                },
-                per_replica: false,
-            });
+            t.queues.push(QueueSpec::retry_tier(
+                &name,
+                delay,
+                queue,
+                QueueKind::Quorum,
+            ));
             tiers.push(RetryTier {
                 delay_ms: delay,
                 queue: name,

@@ -58,6 +58,12 @@ pub fn runtime_topology(model: &Model) -> Topology {
 
 fn work_queue(out: &mut Topology, q: &ConsumedQueue, dlx: &str) {
     let quorum = q.settings.kind == QueueKind::Quorum;
+    // The kind of the dead-letter queue and of the retry tiers: that of the work queue.
+    let kind = if quorum {
+        RtQueueKind::Quorum
+    } else {
+        RtQueueKind::Classic
+    };
     let main = if q.per_replica {
         QueueSpec {
             name: q.name.clone(),
@@ -85,11 +91,7 @@ fn work_queue(out: &mut Topology, q: &ConsumedQueue, dlx: &str) {
     }
     out.queues.push(QueueSpec {
         name: q.dead_letter_queue.clone(),
-        kind: if quorum {
-            RtQueueKind::Quorum
-        } else {
-            RtQueueKind::Classic
-        },
+        kind,
         durable: true,
         arguments: QueueArguments::default(),
         per_replica: false,
@@ -102,27 +104,8 @@ fn work_queue(out: &mut Topology, q: &ConsumedQueue, dlx: &str) {
     let mut tiers = Vec::new();
     for (delay, name) in &q.retry_queues {
         let delay_ms = u32::try_from(delay.as_millis()).unwrap_or(u32::MAX);
-        // A tier of a quorum queue is a quorum queue with at-least-once dead-lettering: a
-        // classic queue's expiry dead-letters at most once, and loses the message when the
-        // broker stops at that moment.
-        out.queues.push(QueueSpec {
-            name: name.clone(),
-            kind: if quorum {
-                RtQueueKind::Quorum
-            } else {
-                RtQueueKind::Classic
-            },
-            durable: true,
-            arguments: QueueArguments {
-                message_ttl_ms: Some(delay_ms),
-                dead_letter_exchange: Some(String::new()),
-                dead_letter_routing_key: Some(q.name.clone()),
-                dead_letter_strategy: quorum.then_some(DeadLetterStrategy::AtLeastOnce),
-                overflow: quorum.then_some(Overflow::RejectPublish),
-                ..QueueArguments::default()
-            },
-            per_replica: false,
-        });
+        out.queues
+            .push(QueueSpec::retry_tier(name, delay_ms, &q.name, kind));
         tiers.push(RetryTier {
             delay_ms,
             queue: name.clone(),

@@ -133,10 +133,15 @@ impl Context {
         self.policies.iter().filter_map(|p| Some((p, p.hook()?)))
     }
 
+    /// Whether some policy of the context runs a hook.
+    pub fn has_event_hooks(&self) -> bool {
+        self.event_hooks().next().is_some()
+    }
+
     /// Whether the context has a hand-written hooks crate (`hooks/<context>/`): some rule or
     /// policy names a hook.
     pub fn has_hooks_crate(&self) -> bool {
-        self.hooks().next().is_some() || self.event_hooks().next().is_some()
+        self.hooks().next().is_some() || self.has_event_hooks()
     }
 }
 

@@ -4,11 +4,12 @@
 //! crates depend on each other.
 
 use super::names::{contracts_crate, event_hooks_package, event_hooks_trait, ident};
+use super::reactions::{by_event, by_message_type};
 use super::{CRATES_DIR, CargoToml, LibRs, RustFile, TO_ROOT, contracts_deps, doc, render};
 use super::{RustOptions, toml_string};
 use crate::emit::docs::saga_diagram::duration;
 use crate::emit::{EmitError, Output};
-use crate::model::{Context, EventHook, Policy};
+use crate::model::{Context, EventHook, MessageName, Policy};
 use proc_macro2::TokenStream;
 use quote::quote;
 
@@ -21,7 +22,7 @@ pub fn contexts(ctx: &Context) -> Vec<String> {
 
 /// Adds the event-hooks crate of `ctx` to `out` when its policies run hooks.
 pub fn emit(ctx: &Context, options: &RustOptions, out: &mut Output) -> Result<(), EmitError> {
-    if ctx.event_hooks().next().is_none() {
+    if !ctx.has_event_hooks() {
         return Ok(());
     }
     let package = event_hooks_package(&ctx.name);
@@ -60,10 +61,10 @@ pub fn emit(ctx: &Context, options: &RustOptions, out: &mut Output) -> Result<()
     Ok(())
 }
 
-/// The event type a hook takes.
-fn event_type(policy: &Policy) -> TokenStream {
-    let k = contracts_crate(&policy.on.context);
-    let e = ident(&policy.on.name);
+/// The contracts type of `event`, which a hook takes.
+fn event_type(event: &MessageName) -> TokenStream {
+    let k = contracts_crate(&event.context);
+    let e = ident(&event.name);
     quote!(#k::#e)
 }
 
@@ -83,7 +84,7 @@ fn trait_module(ctx: &Context) -> TokenStream {
     let t = event_hooks_trait(&ctx.name);
     let methods = ctx.event_hooks().map(|(p, h)| {
         let m = ident(&h.name);
-        let ty = event_type(p);
+        let ty = event_type(&p.on);
         let d = doc(&method_doc(ctx, p, h));
         quote! {
             #d
@@ -113,21 +114,14 @@ fn trait_module(ctx: &Context) -> TokenStream {
 pub fn calls(ctx: &Context) -> TokenStream {
     let krate = super::names::event_hooks_crate(&ctx.name);
     let t = event_hooks_trait(&ctx.name);
-    // Hooks grouped by their event, in the order the events first appear.
-    let mut by_event: Vec<(&crate::model::MessageName, Vec<(&Policy, &EventHook)>)> = Vec::new();
-    for (p, h) in ctx.event_hooks() {
-        match by_event.iter_mut().find(|(e, _)| *e == &p.on) {
-            Some((_, v)) => v.push((p, h)),
-            None => by_event.push((&p.on, vec![(p, h)])),
-        }
-    }
-    let arms: Vec<(String, TokenStream)> = by_event
+    let hooks = ctx.event_hooks().map(|(p, h)| (p.on.clone(), h)).collect();
+    let arms: Vec<(String, TokenStream)> = by_event(hooks)
         .iter()
         .map(|(event, hooks)| {
-            let ty = event_type(hooks[0].0);
+            let ty = event_type(event);
             let ty_name = event.to_string();
             let last = hooks.len() - 1;
-            let pushes = hooks.iter().enumerate().map(|(i, (_, h))| {
+            let pushes = hooks.iter().enumerate().map(|(i, h)| {
                 let name = &h.name;
                 let m = ident(&h.name);
                 let millis = u64::try_from(h.timeout.as_millis()).unwrap_or(u64::MAX);
@@ -152,22 +146,7 @@ pub fn calls(ctx: &Context) -> TokenStream {
             (ty_name, body)
         })
         .collect();
-    let dispatch = match arms.as_slice() {
-        [(ty, body)] => quote! {
-            if envelope.meta.message_type == #ty {
-                #body
-            }
-        },
-        arms => {
-            let arms = arms.iter().map(|(ty, body)| quote!(#ty => { #body }));
-            quote! {
-                match envelope.meta.message_type.as_str() {
-                    #(#arms)*
-                    _ => {}
-                }
-            }
-        }
-    };
+    let dispatch = by_message_type(&arms);
     quote! {
         /// The hooks `envelope` triggers (none for an event without hooks), not yet run.
         pub fn hooks<'a, H: #krate::#t>(

@@ -35,7 +35,7 @@ pub fn dependencies(ctx: &Context) -> Vec<String> {
     if ctx.hooks().next().is_some() {
         deps.push(contracts_package(&ctx.name));
     }
-    if ctx.event_hooks().next().is_some() {
+    if ctx.has_event_hooks() {
         deps.push(event_hooks_package(&ctx.name));
         deps.extend(
             super::event_hooks::contexts(ctx)

@@ -350,7 +350,7 @@ fn process_crate(
             }
         }
     }
-    let event_hooks = p == Process::EventHandler && ctx.event_hooks().next().is_some();
+    let event_hooks = p == Process::EventHandler && ctx.has_event_hooks();
     if event_hooks {
         let api = names::event_hooks_package(&ctx.name);
         path_deps.push((api.clone(), format!("../{api}")));

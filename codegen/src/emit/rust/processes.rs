@@ -181,7 +181,7 @@ pub fn wiring(model: &Model, ctx: &Context, process: Process) -> TokenStream {
             } else {
                 quote!()
             };
-            let (fields, value, hook_method) = if ctx.event_hooks().next().is_some() {
+            let (fields, value, hook_method) = if ctx.has_event_hooks() {
                 let hooks = super::names::hooks_crate(&ctx.name);
                 (
                     quote!({

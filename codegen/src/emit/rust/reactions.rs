@@ -18,7 +18,7 @@ pub fn any(ctx: &Context) -> bool {
 
 /// Whether the EventHandler of `ctx` has a reactions module: it sends messages or runs hooks.
 pub fn module_needed(ctx: &Context) -> bool {
-    any(ctx) || ctx.event_hooks().next().is_some()
+    any(ctx) || ctx.has_event_hooks()
 }
 
 /// The contexts whose contracts the reactions module uses.
@@ -54,6 +54,39 @@ struct Built<'m> {
     exprs: Vec<&'m SourceExpr>,
 }
 
+/// `items` grouped by their event, the events in the order they first appear.
+pub(super) fn by_event<T>(items: Vec<(MessageName, T)>) -> Vec<(MessageName, Vec<T>)> {
+    let mut out: Vec<(MessageName, Vec<T>)> = Vec::new();
+    for (event, item) in items {
+        match out.iter_mut().find(|(e, _)| *e == event) {
+            Some((_, v)) => v.push(item),
+            None => out.push((event, vec![item])),
+        }
+    }
+    out
+}
+
+/// Runs the code of the arm whose message type (`context.Event`) is the envelope's: an `if` for
+/// one arm (clippy's `single_match`), a `match` for several.
+pub(super) fn by_message_type(arms: &[(String, TokenStream)]) -> TokenStream {
+    match arms {
+        [(ty, body)] => quote! {
+            if envelope.meta.message_type == #ty {
+                #body
+            }
+        },
+        arms => {
+            let arms = arms.iter().map(|(ty, body)| quote!(#ty => { #body }));
+            quote! {
+                match envelope.meta.message_type.as_str() {
+                    #(#arms)*
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
 /// The module: `react(envelope)`, one arm per event that has reactions.
 pub fn module(model: &Model, ctx: &Context) -> TokenStream {
     let site = Site { context: None };
@@ -61,18 +94,7 @@ pub fn module(model: &Model, ctx: &Context) -> TokenStream {
         site,
         meta: Meta::Envelope,
     };
-    // Reactions grouped by their event, in the order the events first appear.
-    let mut by_event: Vec<(MessageName, Vec<Built<'_>>)> = Vec::new();
-    fn push<'m>(
-        by_event: &mut Vec<(MessageName, Vec<Built<'m>>)>,
-        event: MessageName,
-        built: Built<'m>,
-    ) {
-        match by_event.iter_mut().find(|(e, _)| *e == event) {
-            Some((_, v)) => v.push(built),
-            None => by_event.push((event, vec![built])),
-        }
-    }
+    let mut built: Vec<(MessageName, Built<'_>)> = Vec::new();
     let own = &ctx.name;
     let own_crate = contracts_crate(own);
     for e in ctx.public_events() {
@@ -83,8 +105,7 @@ pub fn module(model: &Model, ctx: &Context) -> TokenStream {
             let v = es.value(&v.expr);
             quote!(#f: #v)
         });
-        push(
-            &mut by_event,
+        built.push((
             MessageName {
                 context: own.clone(),
                 name: p.from.clone(),
@@ -98,7 +119,7 @@ pub fn module(model: &Model, ctx: &Context) -> TokenStream {
                 },
                 exprs: p.values.iter().map(|(_, v)| v).collect(),
             },
-        );
+        ));
     }
     for (policy, send) in ctx.policies.iter().filter_map(|p| Some((p, p.command()?))) {
         let cmd = &send.command;
@@ -124,8 +145,7 @@ pub fn module(model: &Model, ctx: &Context) -> TokenStream {
         let target_ctx = &cmd.context;
         let mut exprs: Vec<&SourceExpr> = vec![&send.to];
         exprs.extend(send.values.iter().map(|(_, v)| v));
-        push(
-            &mut by_event,
+        built.push((
             policy.on.clone(),
             Built {
                 code: quote! {
@@ -136,9 +156,9 @@ pub fn module(model: &Model, ctx: &Context) -> TokenStream {
                 },
                 exprs,
             },
-        );
+        ));
     }
-    let arms: Vec<(String, TokenStream)> = by_event
+    let arms: Vec<(String, TokenStream)> = by_event(built)
         .iter()
         .map(|(event, built)| {
             let exprs: Vec<&SourceExpr> = built.iter().flat_map(|b| b.exprs.clone()).collect();
@@ -179,21 +199,11 @@ pub fn module(model: &Model, ctx: &Context) -> TokenStream {
             let _ = envelope;
             Ok(::std::vec::Vec::new())
         },
-        [(ty, body)] => quote! {
-            let mut reactions = ::std::vec::Vec::new();
-            if envelope.meta.message_type == #ty {
-                #body
-            }
-            Ok(reactions)
-        },
         arms => {
-            let arms = arms.iter().map(|(ty, body)| quote!(#ty => { #body }));
+            let dispatch = by_message_type(arms);
             quote! {
                 let mut reactions = ::std::vec::Vec::new();
-                match envelope.meta.message_type.as_str() {
-                    #(#arms)*
-                    _ => {}
-                }
+                #dispatch
                 Ok(reactions)
             }
         }
@@ -218,9 +228,7 @@ pub fn module(model: &Model, ctx: &Context) -> TokenStream {
         }
     });
     let hooks = ctx
-        .event_hooks()
-        .next()
-        .is_some()
+        .has_event_hooks()
         .then(|| super::event_hooks::calls(ctx));
     let reaction_use = react.is_some().then(|| {
         quote!(

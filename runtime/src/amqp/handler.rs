@@ -35,6 +35,17 @@ pub enum HandleOutcome {
     },
 }
 
+impl HandleOutcome {
+    /// [`HandleOutcome::Retry`] through the shortest fitting tier (no delay hint), with `error`
+    /// as what failed.
+    pub fn retry(error: impl Into<String>) -> Self {
+        HandleOutcome::Retry {
+            delay: None,
+            error: Some(error.into()),
+        }
+    }
+}
+
 /// Deferrals of one message ([`HandleOutcome::Defer`]) before it is dead-lettered: with the
 /// shortest retry tier of 1 s, about ten minutes of waiting for a predecessor.
 pub const MAX_DEFERRALS: u32 = 600;

@@ -85,10 +85,7 @@ impl Settler {
             .await
             .unwrap_or_else(|_| {
                 span.in_scope(|| tracing::error!(%queue, attempt, "handler panicked"));
-                HandleOutcome::Retry {
-                    delay: None,
-                    error: Some("the handler panicked".into()),
-                }
+                HandleOutcome::retry("the handler panicked")
             });
         let elapsed = started.elapsed();
         // Instrumented, not entered: an `Entered` guard held across an `.await` corrupts the

@@ -165,10 +165,7 @@ impl MessageHandler for CommandConsumer {
             }
             Err(e) if e.is_transient() => {
                 tracing::warn!(error = %e, "command failed; retrying later");
-                HandleOutcome::Retry {
-                    delay: None,
-                    error: Some(e.to_string()),
-                }
+                HandleOutcome::retry(e.to_string())
             }
             Err(e) => {
                 tracing::error!(error = %e, "command cannot be handled; dead-lettering it");

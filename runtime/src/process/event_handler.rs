@@ -284,10 +284,6 @@ async fn run_hooks(
     calls: Vec<HookCall<'_>>,
 ) -> Result<(), HandleOutcome> {
     let id = event.meta.message_id;
-    let retry = |e: String| HandleOutcome::Retry {
-        delay: None,
-        error: Some(e),
-    };
     for call in calls {
         let hook = call.name;
         match store.hook_ran(projection, hook, id).await {
@@ -298,20 +294,20 @@ async fn run_hooks(
             Ok(false) => {}
             Err(e) => {
                 tracing::warn!(error = %e, "read-model store unavailable; retrying the event");
-                return Err(retry(e.to_string()));
+                return Err(HandleOutcome::retry(e.to_string()));
             }
         }
         match tokio::time::timeout(call.timeout, call.run).await {
             Ok(Ok(())) => {
                 if let Err(e) = store.mark_hook_ran(projection, hook, id).await {
                     tracing::warn!(hook, error = %e, "hook done but not marked; retrying the event");
-                    return Err(retry(e.to_string()));
+                    return Err(HandleOutcome::retry(e.to_string()));
                 }
                 tracing::debug!(hook, "hook done");
             }
             Ok(Err(HookError::Retry(e))) => {
                 tracing::warn!(hook, error = %e, "hook failed; retrying the event");
-                return Err(retry(format!("hook `{hook}`: {e}")));
+                return Err(HandleOutcome::retry(format!("hook `{hook}`: {e}")));
             }
             Ok(Err(HookError::Reject(e))) => {
                 tracing::error!(hook, error = %e, "hook rejected the event; dead-lettering it");
@@ -322,7 +318,7 @@ async fn run_hooks(
             Err(_) => {
                 let e = format!("hook `{hook}` took longer than {:?}", call.timeout);
                 tracing::warn!(hook, "{e}; retrying the event");
-                return Err(retry(e));
+                return Err(HandleOutcome::retry(e));
             }
         }
     }
@@ -347,10 +343,7 @@ impl Reactor {
         let id = event.meta.message_id;
         let unavailable = |what: &str, e: String| {
             tracing::warn!(error = %e, "{what}; retrying the event");
-            HandleOutcome::Retry {
-                delay: None,
-                error: Some(e),
-            }
+            HandleOutcome::retry(e)
         };
         match self.store.reacted(name, id).await {
             Ok(true) => {
@@ -443,10 +436,7 @@ impl<P: Projection> MessageHandler for EventConsumer<P> {
             }
             Err(e) if e.is_transient() => {
                 tracing::warn!(error = %e, "read-model store unavailable; retrying");
-                HandleOutcome::Retry {
-                    delay: None,
-                    error: Some(e.to_string()),
-                }
+                HandleOutcome::retry(e.to_string())
             }
             Err(e) => {
                 tracing::error!(error = %e, "event cannot be projected; dead-lettering it");

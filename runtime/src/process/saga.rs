@@ -153,10 +153,7 @@ where
             }
             Err(e) => {
                 tracing::warn!(error = %e, "saga event failed; retrying later");
-                HandleOutcome::Retry {
-                    delay: None,
-                    error: Some(e.to_string()),
-                }
+                HandleOutcome::retry(e.to_string())
             }
         }
     }
